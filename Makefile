@@ -27,4 +27,4 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 chromium:
-	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium fonts-noto-color-emoji)

@@ -9,6 +9,8 @@ What is left out: beam search and anything that needs several candidates per pos
 
 import time
 
+import torch
+
 from .limits import InputError
 from .records import step_record
 from .sampling import SamplingSettings, distribution, new_generator, pick
@@ -95,6 +97,17 @@ class Branch:
         self.generated.append(record.id)
         self.records.append(record)
         return record
+
+    def generator_state(self):
+        """The generator's state as bytes (about 5 KB), to save outside the server."""
+        return bytes(self.generator.get_state().tolist())
+
+    def restore_generator(self, state):
+        """Undo `generator_state`; a state of the wrong size is refused (InputError)."""
+        current = self.generator.get_state()
+        if len(state) != current.numel():
+            raise InputError("the saved sampling state does not fit this server")
+        self.generator.set_state(torch.tensor(list(state), dtype=torch.uint8))
 
     def clear(self):
         self.generated.clear()

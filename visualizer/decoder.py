@@ -71,10 +71,19 @@ class Decoder:
         return self.branch.preview(self.next_logits)
 
     def step(self):
-        return self._advance(forced_id=None)
+        return self._advance(forced_id=None, forced=False)
 
     def force(self, token_id):
-        return self._advance(forced_id=check_token_id(token_id, self.loaded.vocab_size))
+        return self._advance(check_token_id(token_id, self.loaded.vocab_size), forced=True)
+
+    def replay(self, ids, forced_flags=None):
+        """Re-apply earlier choices (e.g. after a server restart), one forward pass each;
+        `forced_flags` says which were forced, so the records read as they did."""
+        flags = list(forced_flags or []) + [True] * (len(ids) - len(forced_flags or []))
+        for token_id, was_forced in zip(ids, flags):
+            if self.stop:
+                break
+            self._advance(check_token_id(token_id, self.loaded.vocab_size), bool(was_forced))
 
     def run(self, max_steps=None):
         """Yield records until the message ends or `max_steps` are taken."""
@@ -112,13 +121,13 @@ class Decoder:
         self.cache = None
         self.next_logits = None
 
-    def _advance(self, forced_id):
+    def _advance(self, forced_id, forced):
         self._ensure_cache()
         started = time.perf_counter()
         chosen, dist = self.branch.choose(self.next_logits, forced_id)
         cache_before = self.cache_length()
         self.next_logits = self._step_forward(chosen)
-        return self.branch.commit(chosen, dist, forced_id is not None, cache_before, self.cache_length(), started)
+        return self.branch.commit(chosen, dist, forced, cache_before, self.cache_length(), started)
 
     def _rewind(self, tokens_to_drop):
         if self.cache is None:

@@ -1,0 +1,64 @@
+"""LLM Internals Visualizer: `python app.py [--model SPEC] [--device ...] [--host ...] [--port ...] [--share] [--lang en|es]`.
+
+Thin entry point: parse flags (each also readable from an LLM_VIZ_* environment variable, as a
+Hugging Face Space sets them), load the model once, build the UI from `ui/` and launch.
+`create_app(...)` returns the configured gr.Blocks for tests and for `gradio app.py` reloads.
+"""
+
+import argparse
+import os
+import sys
+
+from visualizer.models import CACHE_ENV, DEFAULT_CACHE_DIR, DEFAULT_SPEC, DEVICES, DTYPES, ModelLoadError, load_model
+from visualizer.settings import ServerSettings
+from visualizer.texts import LANGUAGES
+
+
+def parse_args(argv=None, environ=os.environ):
+    env = lambda name, default=None: environ.get(f"LLM_VIZ_{name}") or default  # noqa: E731
+    parser = argparse.ArgumentParser(description="LLM Internals Visualizer")
+    parser.add_argument("--model", default=env("MODEL", DEFAULT_SPEC), help="smollm2, a hub id or a local folder")
+    parser.add_argument("--tokenizer-only", action="store_true", default=env("TOKENIZER_ONLY") == "1")
+    parser.add_argument("--device", default=env("DEVICE", "auto"), choices=DEVICES)
+    parser.add_argument("--dtype", default=env("DTYPE", "auto"), choices=DTYPES)
+    parser.add_argument("--host", default=env("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env("PORT", environ.get("GRADIO_SERVER_PORT", 7860))))
+    parser.add_argument("--share", action="store_true")
+    parser.add_argument("--lang", choices=LANGUAGES, default=env("LANG"), help="force one UI language")
+    parser.add_argument("--cache-dir", default=environ.get(CACHE_ENV) or str(DEFAULT_CACHE_DIR))
+    parser.add_argument("--allow-models", default=env("ALLOW_MODELS", ""),
+                        help="hosted mode: comma-separated specs the server may be started with")
+    return parser.parse_args(argv)
+
+
+def create_app(args, settings=None):
+    """Load the model and build the configured gr.Blocks; -> (demo, context)."""
+    from ui import context
+    from ui.layout import build_demo
+
+    settings = settings or ServerSettings.from_env()
+    allowed = tuple(spec.strip() for spec in args.allow_models.split(",") if spec.strip()) or settings.allow_models
+    if allowed and args.model not in allowed:
+        raise ModelLoadError(f"model {args.model!r} is not in the allow-list ({', '.join(allowed)})")
+    loaded = load_model(args.model, args.device, args.dtype, args.tokenizer_only, args.cache_dir,
+                        report=lambda message: print(f"[load] {message}", file=sys.stderr, flush=True))
+    ctx = context.configure(loaded, settings, args.lang)
+    return build_demo(ctx, args.cache_dir), ctx
+
+
+def main(argv=None):
+    from ui.layout import launch_options, queue_options
+
+    args = parse_args(argv)
+    try:
+        demo, ctx = create_app(args)
+    except (ModelLoadError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    demo.queue(**queue_options(ctx)).launch(server_name=args.host, server_port=args.port, share=args.share,
+                                            **launch_options(ctx))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Server-wide settings for the shared web app, each one overridable by an environment variable.
+
+`ServerSettings` holds the named defaults; `ServerSettings.from_env()` reads `LLM_VIZ_<FIELD>`
+(e.g. `LLM_VIZ_MAX_SESSIONS=50`, `LLM_VIZ_CACHE_BUDGET_BYTES=512MiB`, `LLM_VIZ_HOSTED=1`,
+`LLM_VIZ_ALLOW_MODELS=smollm2,Qwen/Qwen3-0.6B`). An empty variable means the default; a bad
+value raises ValueError with one line naming the variable.
+What is left out: command-line flags (the app maps its own flags onto these fields).
+"""
+
+import os
+import re
+from dataclasses import dataclass, fields, replace
+
+from .limits import DEFAULT_NEW_TOKENS, MAX_NEW_TOKENS
+
+PREFIX = "LLM_VIZ_"
+GIB = 2**30
+# Binary units with an "i" (KiB, Mi, GiB), decimal without (KB, M, GB); case does not matter.
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:([kmgt])(i?)b?|b)?\s*$", re.IGNORECASE)
+_POWERS = {"k": 1, "m": 2, "g": 3, "t": 4}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def parse_size(text):
+    """'512MiB' -> 536870912, '2GiB', '1.5G' (decimal), '4096' (bytes) -> int; else ValueError."""
+    match = _SIZE.match(str(text))
+    if match is None:
+        raise ValueError(f"not a size: {text!r:.40} (use bytes or e.g. 512MiB, 2GiB)")
+    number, unit, binary = match.groups()
+    scale = (1024 if binary else 1000) ** _POWERS[unit.lower()] if unit else 1
+    return int(float(number) * scale)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    idle_timeout_s: float = 1800.0  # a session untouched this long is dropped
+    max_sessions: int = 200  # one more drops the least recently used session
+    cache_budget_bytes: int = 2 * GIB  # KV caches of all sessions together
+    queue_size: int = 256  # events waiting in the web queue
+    concurrency_limit: int = 16  # model events in flight at once (forwards are serialized anyway)
+    max_new_tokens: int = DEFAULT_NEW_TOKENS  # per message, at most limits.MAX_NEW_TOKENS
+    allow_models: tuple = ()  # specs a hosted user may switch to; () = no switching
+    hosted: bool = False
+
+    def __post_init__(self):
+        _check(self.idle_timeout_s > 0, "idle_timeout_s", "must be > 0", self.idle_timeout_s)
+        _check(self.cache_budget_bytes >= 0, "cache_budget_bytes", "must be >= 0", self.cache_budget_bytes)
+        for name in ("max_sessions", "queue_size", "concurrency_limit"):
+            _check(getattr(self, name) >= 1, name, "must be >= 1", getattr(self, name))
+        _check(1 <= self.max_new_tokens <= MAX_NEW_TOKENS, "max_new_tokens",
+               f"must be between 1 and {MAX_NEW_TOKENS}", self.max_new_tokens)
+        object.__setattr__(self, "allow_models", tuple(self.allow_models))
+
+    @classmethod
+    def from_env(cls, environ=os.environ):
+        values = {}
+        for field in fields(cls):
+            text = environ.get(PREFIX + field.name.upper(), "").strip()
+            if text:
+                try:
+                    values[field.name] = _PARSERS[field.name](text)
+                except ValueError as error:
+                    raise ValueError(f"{PREFIX}{field.name.upper()}: {error}") from None
+        try:
+            return replace(cls(), **values)
+        except ValueError as error:
+            raise ValueError(f"{PREFIX}{error}") from None
+
+
+def _check(ok, name, rule, value):
+    if not ok:
+        raise ValueError(f"{name.upper()} {rule} (got {value!r})")
+
+
+def _number(kind, what):
+    def parse(text):
+        try:
+            return kind(text)
+        except ValueError:
+            raise ValueError(f"not {what}: {text!r:.40}") from None
+    return parse
+
+
+def _flag(text):
+    if text.lower() not in _TRUE + _FALSE:
+        raise ValueError(f"not a yes/no value: {text!r:.40} (use 1/0, true/false, yes/no, on/off)")
+    return text.lower() in _TRUE
+
+
+_whole = _number(int, "a whole number")
+_PARSERS = {
+    "idle_timeout_s": _number(float, "a number of seconds"), "max_sessions": _whole,
+    "cache_budget_bytes": parse_size, "queue_size": _whole, "concurrency_limit": _whole,
+    "max_new_tokens": _whole, "hosted": _flag,
+    "allow_models": lambda text: tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip())),
+}
