@@ -14,7 +14,9 @@ from visualizer.limits import InputError
 from visualizer.sampling import SamplingSettings
 from visualizer.template import render_conversation
 
-# The notebook's opening conversation, its strawberry prompt, and two that run long.
+# The notebook's opening conversation and its strawberry prompt (SmolLM2 answers both in about
+# 20 tokens, then stops on <|im_end|>), a Spanish one that runs past 64 tokens, and a short
+# prompt (25 tokens, so each prefill is cheap) with a long answer for the stepping mechanics.
 MADRID = [
     {
         "role": "system",
@@ -33,7 +35,7 @@ STRAWBERRY = [
     {"role": "user", "content": "How many Rs are in the word strawberry?"},
 ]
 SPANISH = [{"role": "user", "content": "Escribe un poema corto sobre el otoño en Madrid."}]
-PACKING = [{"role": "user", "content": "If I travel to Madrid in October, what should I pack? Give a detailed list."}]
+STORY = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell me a story about a cat."}]
 SAMPLED = dict(temperature=0.7, top_k=50, top_p=0.9)
 
 
@@ -59,7 +61,12 @@ def madrid(loaded):
     return prompt_ids(loaded, MADRID)
 
 
-@pytest.mark.parametrize("messages", [MADRID, STRAWBERRY, SPANISH, PACKING], ids=["madrid", "strawberry", "es", "pack"])
+@pytest.fixture(scope="module")
+def story(loaded):
+    return prompt_ids(loaded, STORY)
+
+
+@pytest.mark.parametrize("messages", [MADRID, STRAWBERRY, SPANISH], ids=["madrid", "strawberry", "es"])
 def test_greedy_run_equals_generate(loaded, messages):
     ids = prompt_ids(loaded, messages)
     expected = generate(loaded, ids, do_sample=False, max_new_tokens=64)
@@ -74,18 +81,18 @@ def test_greedy_run_equals_generate(loaded, messages):
     assert all(record.greedy and not record.forced and record.rank == 1 for record in records)
 
 
-def test_cached_steps_match_a_full_recompute(loaded, madrid):
-    decoder = Decoder(loaded, madrid, max_new_tokens=64)
+def test_cached_steps_match_a_full_recompute(loaded, story):
+    decoder = Decoder(loaded, story, max_new_tokens=64)
     decoder.start()
-    torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, madrid), atol=1e-4, rtol=0)
-    for expected_length in range(len(madrid) + 1, len(madrid) + 7):
+    torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, story), atol=1e-4, rtol=0)
+    for expected_length in range(len(story) + 1, len(story) + 7):
         record = decoder.step()
         assert record.cache_after == expected_length == decoder.cache_length()
         torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, decoder.ids), atol=1e-4, rtol=0)
 
 
-def test_undo_crops_one_and_a_new_step_repeats_exactly(loaded, madrid):
-    decoder = Decoder(loaded, madrid, max_new_tokens=64)
+def test_undo_crops_one_and_a_new_step_repeats_exactly(loaded, story):
+    decoder = Decoder(loaded, story, max_new_tokens=64)
     for _ in range(4):
         decoder.step()
     logits_before = decoder.next_logits.clone()
@@ -106,19 +113,19 @@ def test_undo_crops_one_and_a_new_step_repeats_exactly(loaded, madrid):
     torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, decoder.ids), atol=1e-4, rtol=0)
 
 
-def test_undo_to_the_prompt_and_on_an_empty_message(loaded, madrid):
-    decoder = Decoder(loaded, madrid, max_new_tokens=8)
+def test_undo_to_the_prompt_and_on_an_empty_message(loaded, story):
+    decoder = Decoder(loaded, story, max_new_tokens=8)
     decoder.step()
     decoder.undo()
-    assert decoder.ids == madrid and decoder.cache_length() == len(madrid)
-    torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, madrid), atol=1e-4, rtol=0)
+    assert decoder.ids == story and decoder.cache_length() == len(story)
+    torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, story), atol=1e-4, rtol=0)
     assert decoder.undo() is None
     assert decoder.redo() is not None  # the token just undone comes back
     assert decoder.redo() is None
 
 
-def test_redo_restores_record_ids_and_logits(loaded, madrid):
-    decoder = Decoder(loaded, madrid, max_new_tokens=64)
+def test_redo_restores_record_ids_and_logits(loaded, story):
+    decoder = Decoder(loaded, story, max_new_tokens=64)
     records = [decoder.step() for _ in range(3)]
     ids, logits = decoder.ids, decoder.next_logits.clone()
     decoder.undo()
@@ -135,19 +142,19 @@ def test_redo_restores_record_ids_and_logits(loaded, madrid):
     assert decoder.redo() is None
 
 
-def test_reset_returns_to_the_prompt(loaded, madrid):
-    decoder = Decoder(loaded, madrid, max_new_tokens=64)
+def test_reset_returns_to_the_prompt(loaded, story):
+    decoder = Decoder(loaded, story, max_new_tokens=64)
     first = [decoder.step().id for _ in range(3)]
     decoder.reset()
-    assert decoder.ids == madrid and decoder.records == [] and decoder.stop is None
-    assert decoder.cache_length() == len(madrid)
-    torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, madrid), atol=1e-4, rtol=0)
+    assert decoder.ids == story and decoder.records == [] and decoder.stop is None
+    assert decoder.cache_length() == len(story)
+    torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, story), atol=1e-4, rtol=0)
     assert [decoder.step().id for _ in range(3)] == first
 
 
-def test_evicted_cache_is_rebuilt_with_the_same_results(loaded, madrid):
-    kept = Decoder(loaded, madrid, max_new_tokens=64)
-    evicted = Decoder(loaded, madrid, max_new_tokens=64)
+def test_evicted_cache_is_rebuilt_with_the_same_results(loaded, story):
+    kept = Decoder(loaded, story, max_new_tokens=64)
+    evicted = Decoder(loaded, story, max_new_tokens=64)
     for _ in range(3):
         kept.step()
         evicted.step()
@@ -166,8 +173,8 @@ def test_evicted_cache_is_rebuilt_with_the_same_results(loaded, madrid):
     torch.testing.assert_close(evicted.next_logits, kept.next_logits, atol=1e-4, rtol=0)
 
 
-def test_force_appends_the_id_and_records_its_rank(loaded, madrid):
-    decoder = Decoder(loaded, madrid, max_new_tokens=64)
+def test_force_appends_the_id_and_records_its_rank(loaded, story):
+    decoder = Decoder(loaded, story, max_new_tokens=64)
     decoder.step()
     probs = torch.softmax(reference_logits(loaded, decoder.ids), dim=-1)
     order = torch.argsort(probs, descending=True)
@@ -190,16 +197,16 @@ def test_force_appends_the_id_and_records_its_rank(loaded, madrid):
 
 
 @pytest.mark.parametrize("bad", [-1, 49152, 10**12, "abc", 1.5, None])
-def test_force_out_of_range_is_refused(loaded, madrid, bad):
-    decoder = Decoder(loaded, madrid, max_new_tokens=8)
+def test_force_out_of_range_is_refused(loaded, story, bad):
+    decoder = Decoder(loaded, story, max_new_tokens=8)
     assert loaded.vocab_size == 49152
     with pytest.raises(InputError):
         decoder.force(bad)
-    assert decoder.ids == madrid
+    assert decoder.ids == story
 
 
-def test_max_tokens_stop(loaded, madrid):
-    decoder = Decoder(loaded, madrid, max_new_tokens=3)
+def test_max_tokens_stop(loaded, story):
+    decoder = Decoder(loaded, story, max_new_tokens=3)
     records = list(decoder.run())
     assert len(records) == 3 and decoder.stop == "max_tokens"
     assert [r.stop for r in records] == [None, None, "max_tokens"]
@@ -210,8 +217,8 @@ def test_max_tokens_stop(loaded, madrid):
     assert decoder.step().stop == "max_tokens"
 
 
-def test_eos_stop(loaded, madrid):
-    decoder = Decoder(loaded, madrid, max_new_tokens=64)
+def test_eos_stop(loaded, story):
+    decoder = Decoder(loaded, story, max_new_tokens=64)
     decoder.step()
     eos = loaded.tokenizer.eos_ids[0]
     assert loaded.tokenizer.token_bytes(eos) == b"<|im_end|>"
@@ -222,31 +229,30 @@ def test_eos_stop(loaded, madrid):
     with pytest.raises(DecodeFinished):
         decoder.force(42)
     assert list(decoder.run()) == []
-    assert decoder.ids[-1] == eos and len(decoder.ids) == len(madrid) + 2
+    assert decoder.ids[-1] == eos and len(decoder.ids) == len(story) + 2
 
 
-def sampled_ids(loaded, ids, seed, steps=12):
+def sampled_ids(loaded, ids, seed, steps=8):
     decoder = Decoder(loaded, ids, SamplingSettings(seed=seed, **SAMPLED), max_new_tokens=steps)
     return [record.id for record in decoder.run()]
 
 
 def test_same_seed_same_tokens_different_seeds_differ(loaded):
-    ids = prompt_ids(loaded, PACKING)
+    ids = prompt_ids(loaded, STORY)
     first = sampled_ids(loaded, ids, seed=11)
     assert sampled_ids(loaded, ids, seed=11) == first
-    others = [sampled_ids(loaded, ids, seed=seed) for seed in (12, 13)]
-    assert any(other != first for other in others)
+    assert sampled_ids(loaded, ids, seed=12) != first
 
 
 def test_sampled_undo_then_step_draws_the_same_token(loaded):
-    ids = prompt_ids(loaded, PACKING)
+    ids = prompt_ids(loaded, STORY)
     decoder = Decoder(loaded, ids, SamplingSettings(temperature=1.0, seed=5), max_new_tokens=64)
     chosen = []
     for _ in range(6):
         record = decoder.step()
         decoder.undo()
         again = decoder.step()
-        assert again.id == record.id and again.prob == pytest.approx(record.prob)
+        assert again.id == record.id and again.prob == pytest.approx(record.prob, abs=1e-5)
         chosen.append(again.id)
     # Several at once: undo three, step three, same tokens again.
     for _ in range(3):
@@ -257,7 +263,7 @@ def test_sampled_undo_then_step_draws_the_same_token(loaded):
     assert [plain.step().id for _ in range(6)] == chosen
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_sampled_run_equals_generate_with_the_same_seed(loaded, madrid, seed):
     # `generate(do_sample=True)` draws one torch.multinomial per step from the global CPU
     # generator; ours draws one per step from its own CPU generator seeded the same way, after

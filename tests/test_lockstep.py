@@ -3,18 +3,18 @@
 References: `model.generate(do_sample=False)` for the greedy row, and a lone `Decoder` with
 the same settings and seed for the sampled row (batching must change nothing). The model's
 own forward is wrapped with a counter to check that a step is one batched forward pass.
+The model is conftest.py's session fixture `loaded`.
 """
 
-import os
-from pathlib import Path
+import contextlib
 
 import pytest
 import torch
 
 from visualizer.branch import DecodeFinished
 from visualizer.decoder import Decoder
+from visualizer.limits import InputError
 from visualizer.lockstep import GREEDY, SAMPLED, Lockstep, first_divergence
-from visualizer.models import CACHE_ENV, load_model
 from visualizer.sampling import SamplingSettings
 
 STORY = [{"role": "user", "content": "Tell me a short story about a cat."}]
@@ -22,13 +22,6 @@ SHORT_ANSWER = [{"role": "user", "content": "What is 2+2? Answer with one number
 HOT = SamplingSettings(temperature=1.5, seed=7)
 # Batched rows differ from a lone row by float32 rounding only (measured: under 7e-5).
 LOGITS_TOLERANCE = {"atol": 1e-4, "rtol": 1.3e-6}
-
-
-@pytest.fixture(scope="session")
-def loaded():
-    # The same model conftest.py's session fixture loads; when that fixture exists, this can go.
-    cache_dir = os.environ.get(CACHE_ENV) or Path(__file__).resolve().parent.parent / ".cache" / "models"
-    return load_model("smollm2", cache_dir=cache_dir, report=lambda message: None)
 
 
 def prompt(loaded, messages):
@@ -75,13 +68,22 @@ def test_greedy_row_equals_generate_and_sampled_row_equals_a_lone_decoder(loaded
     assert lockstep.branches[SAMPLED].generated == lone.branch.generated
 
 
-def test_a_step_is_one_batched_forward(loaded):
-    lockstep = Lockstep(loaded, prompt(loaded, STORY), HOT, max_new_tokens=8)
+def test_a_step_is_one_batched_forward_inside_the_lock(loaded):
+    held = []
+
+    @contextlib.contextmanager
+    def forward_lock():
+        held.append(True)
+        yield
+        held[-1] = False
+
+    lockstep = Lockstep(loaded, prompt(loaded, STORY), HOT, max_new_tokens=8, forward_lock=forward_lock)
     model = loaded.model
     calls = []
     original = model.forward
 
     def counting(*args, **kwargs):
+        assert held and held[-1], "a forward pass ran outside the forward lock"
         calls.append(kwargs["input_ids"].shape)
         return original(*args, **kwargs)
 
@@ -94,6 +96,7 @@ def test_a_step_is_one_batched_forward(loaded):
             assert len(calls) == 1 + taken and tuple(calls[-1]) == (2, 1)
     finally:
         del model.forward
+    assert len(held) == len(calls)  # one lock per forward pass
     assert lockstep.cache_length() == len(lockstep.prompt_ids) + 3
 
 
@@ -106,8 +109,8 @@ def test_high_temperature_diverges_within_32_steps(loaded):
     greedy, sampled = (branch.generated for branch in lockstep.branches)
     assert greedy[:index] == sampled[:index] and greedy[index] != sampled[index]
     again = Lockstep(loaded, prompt(loaded, STORY), HOT, max_new_tokens=32)
-    list(again.run())
-    assert again.divergence == index and again.branches[SAMPLED].generated == sampled  # seeded
+    list(again.run(max_steps=index + 1))  # seeded: the same draws part at the same place
+    assert again.divergence == index and again.branches[SAMPLED].generated == sampled[: index + 1]
 
 
 def test_after_one_branch_stops_the_other_goes_on_alone(loaded):
@@ -182,8 +185,6 @@ def test_reset_starts_both_rows_again(loaded):
 
 
 def test_refuses_what_a_decoder_refuses(loaded):
-    from visualizer.limits import InputError
-
     with pytest.raises(InputError):
         Lockstep(loaded, [], HOT, max_new_tokens=8)
     with pytest.raises(InputError):

@@ -1,7 +1,7 @@
 """Named API endpoints for gradio_client, per client session, answering in the CLI's JSON shapes.
 
 /tokens (conversation JSON -> tokens), /start (conversation + sampling -> prompt; resets this
-session's decoder), /step, /force (token id), /undo, /run (n steps). Bad input raises
+session's decoder), /step, /force (token id), /undo, /run (n steps); /stats (undocumented) gives the store's figures. Bad input raises
 `gr.Error` with one line; the client sees it as an error with that message.
 What is left out: streaming over the API (/run returns when its n steps are done).
 """
@@ -14,7 +14,7 @@ from visualizer.payloads import decoder_payload, step_payload, tokens_payload
 from visualizer.sampling import SamplingSettings
 
 from . import context
-from .decoder_handlers import prompt_ids
+from .decoder_handlers import checkpointed, prompt_ids, steps
 
 
 def api_tokens(conversation: str, add_generation_prompt: bool = True, request: gr.Request = None) -> dict:
@@ -59,11 +59,17 @@ def api_undo(request: gr.Request = None) -> dict:
 
 def api_run(n: int = 16, request: gr.Request = None) -> dict:
     """Up to n steps (fewer if the message ends)."""
-    return _with_decoder(request, lambda decoder: decoder_payload(decoder, list(decoder.run(check_steps(n)))))
+    return _with_decoder(request, lambda decoder: decoder_payload(decoder, steps(decoder, check_steps(n))))
+
+
+def api_stats() -> dict:
+    """Server-wide session store figures: sessions, cache bytes, evictions, dropped (for load tests)."""
+    return context.current().store.stats()
 
 
 ENDPOINTS = {"tokens": api_tokens, "start": api_start, "step": api_step, "force": api_force, "undo": api_undo,
              "run": api_run}
+UNDOCUMENTED_ENDPOINTS = {"stats": api_stats}
 
 
 def _with_decoder(request, action):
@@ -72,7 +78,7 @@ def _with_decoder(request, action):
             decoder = session.states.get("decoder")
             if decoder is None:
                 raise InputError("no decoder in this session: call /start first")
-            return action(decoder)
+            return checkpointed(decoder, action, decoder)
     return _guarded(act)
 
 

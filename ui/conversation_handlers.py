@@ -8,9 +8,11 @@ says what is wrong. What is left out: decoding (see decoder_handlers.py).
 import json
 import tempfile
 
+import gradio as gr
+
 from visualizer.conversation import ROLES, conversation_json, parse_conversation
 from visualizer.limits import MAX_MESSAGES, InputError
-from visualizer.presets import preset
+from visualizer.presets import DEFAULT_PRESET_ES, preset
 from visualizer.template import render_conversation
 from visualizer.tokens import token_records
 from visualizer.views import plain_text_html, status_html, token_chips_html
@@ -24,7 +26,7 @@ def render_options(thinking):
     return {"enable_thinking": bool(thinking)}
 
 
-def refresh_views(messages, add_generation_prompt, thinking, show_ids, request=None):
+def refresh_views(messages, add_generation_prompt, thinking, show_ids, request: gr.Request = None):
     """-> (JSON text, plain-text HTML, token chips HTML, second tokenizer's chips HTML, status HTML)."""
     ctx, texts = context.current(), context.texts(request)
     try:
@@ -44,7 +46,7 @@ def refresh_views(messages, add_generation_prompt, thinking, show_ids, request=N
     )
 
 
-def apply_json(text, messages, request=None):
+def apply_json(text, messages, request: gr.Request = None):
     """-> (conversation, status). Invalid text keeps the last valid conversation."""
     try:
         return parse_conversation(text), status_html("")
@@ -52,7 +54,7 @@ def apply_json(text, messages, request=None):
         return messages, status_html(f"{context.texts(request)['error']}: {error}", "error")
 
 
-def import_file(path, messages, request=None):
+def import_file(path, messages, request: gr.Request = None):
     if not path:
         return messages, status_html("")
     try:
@@ -76,12 +78,15 @@ def save_conversation(messages, add_generation_prompt, thinking):
     return {"messages": messages, "add_generation_prompt": add_generation_prompt, "thinking": thinking}
 
 
-def restore_conversation(saved, messages, add_generation_prompt, thinking, version):
-    """-> (messages, generation prompt, thinking, rows version); invalid saved data is ignored."""
+def restore_conversation(saved, messages, add_generation_prompt, thinking, version, request: gr.Request = None):
+    """-> (messages, generation prompt, thinking, rows version). Nothing valid saved: the default
+    preset in the browser's language (a Spanish browser starts on the Spanish example)."""
     try:
         restored = parse_conversation(saved["messages"])
         return restored, bool(saved["add_generation_prompt"]), bool(saved["thinking"]), version + 1
     except (InputError, KeyError, TypeError):
+        if context.language(request) == "es":
+            return preset(DEFAULT_PRESET_ES), add_generation_prompt, thinking, version + 1
         return messages, add_generation_prompt, thinking, version
 
 
@@ -121,7 +126,7 @@ def set_content(messages, index, content):
     return [dict(m, content=content or "") if i == index else m for i, m in enumerate(messages)]
 
 
-def split_word(word, request=None):
+def split_word(word, request: gr.Request = None):
     """-> chips of one word (with a leading space, as inside a sentence) in both tokenizers."""
     ctx, texts = context.current(), context.texts(request)
     word = (word or "")[:MAX_WORD_CHARS]

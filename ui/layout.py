@@ -15,7 +15,7 @@ from visualizer.texts import EN, TEXTS
 from visualizer.views import model_badge_html
 
 from . import api, context, conversation_handlers, decoder_handlers
-from .tabs_decoding import build_decoding_tabs
+from .tabs_decoding import build_decoding_tabs, with_request
 from .tabs_text import build_text_tabs
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -56,11 +56,20 @@ def browser_secret(cache_dir):
 def build_demo(ctx, cache_dir):
     i18n = translations(ctx.language)
     with gr.Blocks(title=EN["title"]) as demo:
+        # API endpoints first: events named after their functions (the UI's private `step`, `undo`)
+        # would otherwise take these names and push the documented ones to /step_1, /undo_1.
+        for name, function in api.ENDPOINTS.items():
+            gr.api(function, api_name=name, concurrency_id="model", concurrency_limit=ctx.settings.concurrency_limit)
+        for name, function in api.UNDOCUMENTED_ENDPOINTS.items():
+            gr.api(function, api_name=name, api_visibility="undocumented", concurrency_limit=None)
         gr.HTML(_header_html(ctx))
         gr.Markdown(i18n("subtitle"), elem_classes="subtitle")
+        # Outside the tabs: a BrowserState inside a tab not shown yet reads nothing from the browser,
+        # so a reload on another tab would restore no tokens.
+        decoder_state = gr.BrowserState({}, storage_key="llm-viz-decoding", secret=browser_secret(cache_dir))
         with gr.Tabs():
             text_tabs = build_text_tabs(demo, i18n, ctx.loaded)
-            decoding = build_decoding_tabs(i18n, text_tabs, ctx.settings, browser_secret(cache_dir))
+            decoding = build_decoding_tabs(i18n, text_tabs, ctx.settings, decoder_state)
         saved_conversation = gr.BrowserState({}, storage_key="llm-viz-conversation", secret=browser_secret(cache_dir))
         quiet = dict(api_visibility="private", concurrency_id="views", concurrency_limit=8)
         conversation_inputs = [text_tabs.messages, text_tabs.add_generation_prompt, text_tabs.thinking]
@@ -72,12 +81,11 @@ def build_demo(ctx, cache_dir):
         ).then(
             conversation_handlers.refresh_views, text_tabs.view_inputs, text_tabs.view_outputs, **quiet,
         ).then(
-            decoder_handlers.restore, [decoding.decoder_state] + decoding.inputs, decoding.outputs,
+            with_request(decoder_handlers.restore, 1 + len(decoding.inputs)),
+            [decoding.decoder_state] + decoding.inputs, decoding.outputs,
             api_visibility="private", concurrency_id="model", concurrency_limit=ctx.settings.concurrency_limit,
         )
         demo.unload(close_session)
-        for name, function in api.ENDPOINTS.items():
-            gr.api(function, api_name=name, concurrency_id="model", concurrency_limit=ctx.settings.concurrency_limit)
     return demo
 
 

@@ -48,7 +48,7 @@ def next_token_figure(record, texts, title=None):
     figure.add_bar(
         y=labels, x=[c.prob for c in candidates], orientation="h", name=texts["chart_sampled"],
         marker_color=sampled_colors,
-        text=[_bar_text(c, record, texts) for c in candidates], textposition="outside",
+        text=[_bar_text(c, record, texts) for c in candidates], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}<br>p=%{x:.4f}<extra></extra>",
     )
     heading = title or texts["chart_title"]
@@ -57,7 +57,8 @@ def next_token_figure(record, texts, title=None):
     figure.update_layout(
         title=dict(text=heading, x=0.01),
         barmode="group", bargap=0.25, font=_FONT, template="plotly_white",
-        height=max(320, 70 + 44 * len(candidates)), margin=dict(l=10, r=30, t=60, b=30),
+        # r=110: room for the "99.0% ← chosen" text beside a bar that reaches 100%.
+        height=max(320, 70 + 44 * len(candidates)), margin=dict(l=10, r=110, t=60, b=30),
         yaxis=dict(autorange="reversed", type="category", automargin=True),
         xaxis=dict(range=[0, 1.12], tickformat=".0%"),
         legend=dict(orientation="h", y=-0.08, x=0),
@@ -78,8 +79,8 @@ def timeline_figure(records, texts):
         line=dict(color=CHOSEN_COLOR, dash="dot"),
     )
     figure.update_layout(
-        title=dict(text=texts["timeline_title"], x=0.01), font=_FONT, template="plotly_white", height=300,
-        margin=dict(l=10, r=10, t=50, b=30), legend=dict(orientation="h", y=-0.2, x=0),
+        title=dict(text=texts["timeline_title"], x=0.01), font=_FONT, template="plotly_white", height=320,
+        margin=dict(l=10, r=10, t=50, b=30), legend=dict(orientation="h", y=-0.3, yanchor="top", x=0),
         xaxis=dict(title=texts["step_word"], dtick=max(1, len(records) // 10)), yaxis=dict(range=[0, 1.05], tickformat=".0%"),
         yaxis2=dict(overlaying="y", side="right", rangemode="tozero", showgrid=False),
     )

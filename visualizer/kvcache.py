@@ -1,7 +1,8 @@
 """The KV cache behind four named operations: prefill, step, crop and fork.
 
-Each operation is a plain function over a transformers `DynamicCache`, so each is testable on
-its own and the decoder never touches cache internals. Logits come back as float32 on the CPU,
+Each operation is a plain function over a transformers `DynamicCache` (`extend` is the
+several-tokens-per-row form of step), so each is testable on its own and the decoder never
+touches cache internals. Logits come back as float32 on the CPU,
 where picking happens (so a pick is the same on any device).
 What is left out: static and quantized caches, and padding (batched rows always share a length).
 """
@@ -13,18 +14,24 @@ from functools import lru_cache
 import torch
 from transformers import DynamicCache
 
+from .zerogpu import gpu_forward
+
 
 def prefill(model, ids, cache=None):
     """ids: list[int] (T,) -> (logits (vocab,) for the position after the last id, cache of length +T)."""
     cache = cache if cache is not None else DynamicCache(config=model.config)
-    input_ids = torch.tensor([ids], dtype=torch.long, device=model.device)
-    logits = _forward(model, input_ids, cache)
-    return logits[0], cache
+    return extend(model, cache, [ids])[0], cache
 
 
 def step(model, cache, token_ids):
     """One forward pass over one new token per batch row: token_ids (B,) -> logits (B, vocab)."""
-    input_ids = torch.tensor(token_ids, dtype=torch.long, device=model.device).unsqueeze(1)
+    return extend(model, cache, [[token_id] for token_id in token_ids])
+
+
+def extend(model, cache, rows):
+    """Feed several new ids per batch row in one forward pass: rows (B, S), equal lengths ->
+    logits (B, vocab) for the position after each row's last id; the cache grows by S."""
+    input_ids = torch.tensor(rows, dtype=torch.long, device=model.device)
     return _forward(model, input_ids, cache)
 
 
@@ -64,10 +71,15 @@ def nbytes(cache):
     return total
 
 
-def _forward(model, input_ids, cache):
+def _forward_here(model, input_ids, cache):
     with torch.no_grad():
-        outputs = model(input_ids=input_ids, use_cache=True, **{_cache_kwarg(type(model)): cache})
+        # logits_to_keep=1: a long prefill would otherwise build (T, vocab) logits it never uses.
+        outputs = model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **{_cache_kwarg(type(model)): cache})
     return outputs.logits[:, -1, :].float().cpu()
+
+
+# On a ZeroGPU Space each forward runs inside @spaces.GPU; elsewhere this is _forward_here itself.
+_forward = gpu_forward(_forward_here)
 
 
 @lru_cache(maxsize=None)

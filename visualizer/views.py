@@ -8,7 +8,6 @@ by class names defined in static/style.css. What is left out: charts (see `chart
 import html
 
 from .texts import MARKER_KEYS
-from .tokens import visible_whitespace
 
 _TEMPLATE_CHARS = {"$": "&#36;", "`": "&#96;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"}
 
@@ -93,7 +92,7 @@ def stats_html(record, prompt_length, texts, tokens_per_s=None, progress=None):
     cells = [
         f'<div><b>{record.index}</b><small>{esc(texts["step_word"])}</small></div>',
         f'<div><b>{cached}</b><small>{esc(texts["cache"])} · {esc(texts["cached"])}</small></div>',
-        f'<div><b>+1</b><small>{esc(texts["new"])} ({prompt_length} prompt)</small></div>',
+        f'<div><b>+1</b><small>{esc(texts["new"])} ({prompt_length} {esc(texts["prompt"])})</small></div>',
         f'<div><b>{record.ms:.0f}</b><small>{esc(texts["ms"])}</small></div>',
         f'<div><b>{record.prob:.1%}</b><small>p · {esc(texts["rank"])} {record.rank}</small></div>',
     ]
@@ -135,10 +134,6 @@ def model_badge_html(loaded, texts):
     if not loaded.has_weights:
         parts.append(esc(texts["tokenizer_only"]))
     return f'<div class="badge">{" · ".join(parts)}</div>'
-
-
-def whitespace_visible(text):
-    return esc(visible_whitespace(text))
 
 
 def _marker_class(marker):

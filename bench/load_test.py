@@ -1,0 +1,426 @@
+"""Load test: N simulated workshop attendees on one server, then each one replayed alone.
+
+Launches `python app.py --host 127.0.0.1` as a subprocess on a free loopback port (its KV-cache
+budget set small with --budget, so caches are evicted and rebuilt during the run), measures one
+session's /step alone (the baseline, median of 10), then starts N threads, each with its own
+`gradio_client.Client` (its own session): /start its own conversation (half greedy, half sampled
+with a per-attendee seed), then ACTIONS actions: /step, one /force (the second candidate of the
+step just taken, forced at the next position), one /undo and one /run n=10, in a per-attendee
+order. Every /step's latency is recorded. Afterwards each attendee's executed actions are
+replayed alone, one client at a time on the same server, and its final ids must be the same.
+Prints a markdown table; exits 1 on any error or mismatch.
+`python bench/load_test.py [--attendees 30] [--actions 20] [--budget 8MiB|server]`.
+Run it on a quiet machine (`uptime` load below 2): other processes on the cores skew latencies.
+`tests/test_load.py` and `tests/test_faults.py` import `AppServer` and the attendee functions.
+What is left out: the browser (the API path only) and traffic to anything but 127.0.0.1.
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+CACHE_DIR = Path(os.environ.get("LLM_VIZ_CACHE") or ROOT / ".cache" / "models")
+MODEL_DIR_NAME = "smollm2-135m-instruct"  # the converted model inside a cache dir
+DEFAULT_BUDGET = "8MiB"
+RUN_STEPS = 10
+SAMPLED = dict(temperature=0.8, top_k=50, top_p=0.95)
+TOPICS = ("a lighthouse keeper", "a robot gardener", "a lost library", "the first bridge on Mars", "a quiet baker",
+          "a mapmaker's apprentice", "a river that flows uphill", "a clockmaker in Prague", "an old ferry",
+          "a mountain observatory")
+STARTUP_TIMEOUT_S = 180  # the first start converts the model (about 20 s); later ones take seconds
+CALL_TIMEOUT_S = 120  # one API call, however loaded the server is
+
+# Loopback only: no proxy may see this traffic, and nothing phones home.
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = ",".join(
+    filter(None, [os.environ.get("NO_PROXY"), HOST, "localhost"]))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def free_port():
+    """A loopback port nobody listens on now (gradio's server_port=0 does not work)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def cache_dir_copy(target):
+    """A fresh --cache-dir that links the converted model (no 20 s conversion) and holds its own
+    browser-state secret; -> target."""
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    link = target / MODEL_DIR_NAME
+    if not link.exists() and (CACHE_DIR / MODEL_DIR_NAME).is_dir():
+        link.symlink_to((CACHE_DIR / MODEL_DIR_NAME).resolve(), target_is_directory=True)
+    return target
+
+
+class AppServer:
+    """`python app.py` on 127.0.0.1:<port> as a child process. `start()` waits until it answers HTTP;
+    `stop(kill=True)` is a crash (SIGKILL), `stop()` a clean stop; `start()` again reuses the port.
+    A context manager: always stopped on the way out. Its output goes to `log_path`."""
+
+    def __init__(self, cache_dir=CACHE_DIR, port=None, env=None, log_path=None):
+        self.cache_dir = Path(cache_dir)
+        self.port = port or free_port()
+        self.env = dict(env or {})
+        if log_path is None:
+            handle, log_path = tempfile.mkstemp(prefix="llm-viz-server-", suffix=".log")
+            os.close(handle)
+        self.log_path = Path(log_path)
+        self.process = None
+
+    @property
+    def url(self):
+        return f"http://{HOST}:{self.port}/"
+
+    def start(self, timeout_s=STARTUP_TIMEOUT_S):
+        assert self.process is None, "already started"
+        env = {key: value for key, value in os.environ.items() if not key.startswith("LLM_VIZ_")}
+        env.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+                   PYTHONUNBUFFERED="1", LLM_VIZ_CACHE=str(self.cache_dir), **self.env)
+        command = [sys.executable, str(ROOT / "app.py"), "--host", HOST, "--port", str(self.port),
+                   "--cache-dir", str(self.cache_dir)]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL)
+        try:
+            self._wait_ready(timeout_s)
+        except BaseException:
+            self.stop(kill=True)
+            raise
+        return self.url
+
+    def _wait_ready(self, timeout_s):
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"app.py exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with opener.open(self.url + "config", timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.25)
+        raise TimeoutError(f"app.py did not answer on {self.url} within {timeout_s} s:\n{self.log_tail()}")
+
+    def stop(self, kill=False):
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        if kill:
+            process.kill()
+        else:
+            process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+    def log_tail(self, chars=3000):
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def __enter__(self):
+        if self.process is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def client(url):
+    """A gradio_client.Client: one new server session, no telemetry, few threads. Its `close()`
+    ends its heartbeat, and the server then drops its session (demo.unload)."""
+    from gradio_client import Client
+
+    return Client(url, verbose=False, max_workers=2, analytics_enabled=False, download_files=False,
+                  httpx_kwargs={"timeout": CALL_TIMEOUT_S})
+
+
+def stats(api):
+    """The server's session-store figures: {"sessions", "cache_bytes", "evictions", "dropped"}."""
+    return api.predict(api_name="/stats")
+
+
+@dataclass
+class Attendee:
+    index: int
+    conversation: str  # JSON text for /start
+    sampling: dict  # /start's temperature, top_k, top_p, seed (empty: greedy)
+    actions: list  # planned actions: ("step",), ("force", None), ("undo",), ("run", n)
+
+
+@dataclass
+class Outcome:
+    actions: list = field(default_factory=list)  # as executed (force with its id)
+    ids: list = None  # final generated ids
+    step_ms: list = field(default_factory=list)  # latency of each /step call
+    error: str = None
+
+
+def attendee(index, actions=20):
+    """Attendee `index`: its own message; even ones greedy, odd ones sampled with their own seed;
+    `actions` actions: steps with one force, one undo and one run placed by a per-attendee order."""
+    topic = TOPICS[index % len(TOPICS)]
+    message = f"Attendee {index}: write a long, detailed story about {topic}, with many small scenes."
+    conversation = json.dumps([{"role": "user", "content": message}])
+    sampling = {} if index % 2 == 0 else dict(SAMPLED, seed=1000 + index)
+    return Attendee(index, conversation, sampling, plan_actions(index, actions))
+
+
+def plan_actions(index, count):
+    """count-3 steps, one force right after a step, one undo and one run n=10, at per-attendee places."""
+    if count < 4:
+        raise ValueError("an attendee needs at least 4 actions (a step, force, undo, run)")
+    rng = random.Random(index)
+    actions = [("step",)] * (count - 3)
+    actions.insert(rng.randint(1, len(actions)), ("force", None))  # after the step whose candidate it takes
+    for extra in (("undo",), ("run", RUN_STEPS)):
+        places = [p for p in range(1, len(actions) + 1) if p == len(actions) or actions[p][0] != "force"]
+        actions.insert(rng.choice(places), extra)
+    return actions
+
+
+class Player:
+    """One attendee on one client: `start()` (/start its conversation), then `do(action)` per action.
+    A force with no id forces the second candidate of the last step taken. When the message has
+    ended, a step or force becomes an undo (so a replay of `outcome.actions` does the same)."""
+
+    def __init__(self, api, person, outcome=None):
+        self.api, self.person = api, person
+        self.outcome = outcome or Outcome()
+        self.payload = None  # the last answer
+        self.last_step = None  # the last step record taken (for a force)
+
+    def start(self):
+        self.payload = self.api.predict(self.person.conversation, **self.person.sampling, api_name="/start")
+        self.outcome.ids = self.payload["ids"]
+
+    def do(self, action):
+        kind = action[0]
+        if self.payload["stop"] and kind in ("step", "force"):  # ended: another step would be refused
+            action, kind = ("undo",), "undo"
+        if kind == "step":
+            began = time.perf_counter()
+            self.payload = self.api.predict(api_name="/step")
+            self.outcome.step_ms.append((time.perf_counter() - began) * 1000.0)
+        elif kind == "force":
+            token_id = action[1]
+            if token_id is None:
+                top = self.last_step["top"] if len(self.last_step["top"]) > 1 else self.last_step["top_raw"]
+                token_id = top[1]["id"]
+            self.payload = self.api.predict(token_id, api_name="/force")
+            action = ("force", token_id)
+        elif kind == "undo":
+            self.payload = self.api.predict(api_name="/undo")
+        elif kind == "run":
+            self.payload = self.api.predict(action[1], api_name="/run")
+        else:
+            raise ValueError(f"unknown action {action!r}")
+        self.last_step = self.payload["steps"][-1] if self.payload["steps"] else self.last_step
+        self.outcome.actions.append(action)
+        self.outcome.ids = self.payload["ids"]
+        return self.payload
+
+
+def play(api, person, actions, outcome=None):
+    """/start, then `actions` on one client; -> Outcome (an error is recorded, not raised)."""
+    player = Player(api, person, outcome)
+    try:
+        player.start()
+        for action in actions:
+            player.do(action)
+    except Exception as error:  # counted and reported; the run goes on for the others
+        player.outcome.error = f"attendee {person.index}: {type(error).__name__}: {error}"[:300]
+    return player.outcome
+
+
+def baseline_step_ms(url, steps=10, warmup=2):
+    """Median /step latency of one session alone on the server."""
+    api = client(url)
+    try:
+        api.predict(attendee(0).conversation, api_name="/start")
+        for _ in range(warmup):
+            api.predict(api_name="/step")
+        times = []
+        for _ in range(steps):
+            began = time.perf_counter()
+            api.predict(api_name="/step")
+            times.append((time.perf_counter() - began) * 1000.0)
+    finally:
+        api.close()
+    return statistics.median(times)
+
+
+def run_together(url, people, join_timeout_s=600):
+    """Every attendee in its own thread with its own client, all starting at once; -> Outcomes."""
+    outcomes = [Outcome() for _ in people]
+    barrier = threading.Barrier(len(people))
+    clients = []
+
+    def attend(person, outcome):
+        try:
+            api = client(url)
+            clients.append(api)
+        except Exception as error:
+            outcome.error = f"attendee {person.index}: client: {type(error).__name__}: {error}"[:300]
+            api = None
+        try:
+            barrier.wait(timeout=120)
+        except threading.BrokenBarrierError:
+            pass
+        if api is not None:
+            play(api, person, person.actions, outcome)
+
+    threads = [threading.Thread(target=attend, args=pair, daemon=True) for pair in zip(people, outcomes)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + join_timeout_s
+    for thread, outcome in zip(threads, outcomes):
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive() and outcome.error is None:
+            outcome.error = "did not finish in time"
+    for api in clients:
+        api.close()
+    return outcomes
+
+
+def replay_alone(url, people, outcomes):
+    """Each attendee's executed actions again, one fresh client at a time; -> list of Outcomes."""
+    alone = []
+    for person, outcome in zip(people, outcomes):
+        api = client(url)
+        try:
+            alone.append(play(api, person, outcome.actions))
+        finally:
+            api.close()
+    return alone
+
+
+def percentile(values, q):
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * q // 100) - 1))]
+
+
+def run_load(attendees=30, actions=20, budget=DEFAULT_BUDGET, server_url=None, log=print, server_threads=None):
+    """The whole load test; -> dict of figures (see `table`). Launches its own server unless
+    `server_url` is given. `budget`: LLM_VIZ_CACHE_BUDGET_BYTES for that server (None: its default);
+    `server_threads`: OMP_NUM_THREADS for it (None: torch's default, one per core)."""
+    began = time.perf_counter()
+    env = {"LLM_VIZ_CACHE_BUDGET_BYTES": budget} if budget else {}
+    if server_threads:
+        env.update(OMP_NUM_THREADS=str(server_threads), MKL_NUM_THREADS=str(server_threads))
+    server = None if server_url else AppServer(env=env)
+    try:
+        url = server_url or server.start()
+        log(f"server: {url} (budget {budget or 'default'})")
+        baseline = baseline_step_ms(url)
+        log(f"baseline step alone: {baseline:.1f} ms")
+        people = [attendee(index, actions) for index in range(attendees)]
+        together_began = time.perf_counter()
+        outcomes = run_together(url, people)
+        together_s = time.perf_counter() - together_began
+        log(f"{attendees} attendees together: {together_s:.1f} s")
+        api = client(url)
+        figures_after_load = stats(api)
+        api.close()
+        replay_began = time.perf_counter()
+        alone = replay_alone(url, people, outcomes)
+        replay_s = time.perf_counter() - replay_began
+        log(f"replayed alone: {replay_s:.1f} s")
+    except BaseException:
+        if server is not None:
+            sys.stderr.write(server.log_tail())
+        raise
+    finally:
+        if server is not None:
+            server.stop()
+    errors = [o.error for o in outcomes if o.error] + [f"replay: {o.error}" for o in alone if o.error]
+    identical = sum(1 for o, a in zip(outcomes, alone) if o.error is None and a.error is None and o.ids == a.ids)
+    step_ms = [ms for outcome in outcomes for ms in outcome.step_ms]
+    p95 = percentile(step_ms, 95) if step_ms else float("nan")
+    return {
+        "attendees": attendees, "actions": actions, "budget": budget or "server default",
+        "threads": server_threads or "torch default",
+        "errors": errors, "identical": identical, "mismatched": [p.index for p, o, a in zip(people, outcomes, alone)
+                                                                 if o.error is None and a.error is None and o.ids != a.ids],
+        "steps": len(step_ms),
+        "p50": percentile(step_ms, 50) if step_ms else float("nan"), "p95": p95,
+        "max": max(step_ms) if step_ms else float("nan"),
+        "baseline": baseline, "ratio": p95 / (attendees * baseline),
+        "evictions": figures_after_load["evictions"],
+        "together_s": together_s, "replay_s": replay_s, "wall_s": time.perf_counter() - began,
+    }
+
+
+def table(result):
+    """The figures as a markdown table."""
+    n = result["attendees"]
+    ratio_ok = "PASS" if result["ratio"] <= 1.0 else "MISS"
+    rows = [
+        ("attendees × actions", f"{n} × {result['actions']} (steps, 1 force, 1 undo, 1 run n={RUN_STEPS})", ""),
+        ("KV-cache budget; server torch threads", f"{result['budget']}; {result['threads']}", ""),
+        ("errors", str(len(result["errors"])), "0 " + ("PASS" if not result["errors"] else "MISS")),
+        ("identical to alone-replay", f"{result['identical']}/{n}", f"{n}/{n} " + ("PASS" if result["identical"] == n else "MISS")),
+        ("/step calls timed", str(result["steps"]), ""),
+        ("step latency p50 / p95 / max", f"{result['p50']:.0f} / {result['p95']:.0f} / {result['max']:.0f} ms", ""),
+        ("one step alone (median of 10)", f"{result['baseline']:.1f} ms", ""),
+        (f"p95 / ({n} × one step)", f"{result['ratio']:.2f}", f"≤ 1.00 {ratio_ok}"),
+        ("evictions (/stats, after the load)", str(result["evictions"]), "> 0 with a small budget"),
+        ("together / replay alone", f"{result['together_s']:.1f} s / {result['replay_s']:.1f} s", ""),
+        ("wall time", f"{result['wall_s']:.1f} s", ""),
+    ]
+    lines = ["| measure | value | target |", "|---|---:|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def machine():
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {load:.2f}, Python {platform.python_version()}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--attendees", type=int, default=30)
+    parser.add_argument("--actions", type=int, default=20, help="actions per attendee after /start (>= 4)")
+    parser.add_argument("--budget", default=DEFAULT_BUDGET,
+                        help="LLM_VIZ_CACHE_BUDGET_BYTES for the server (e.g. 8MiB); 'server': its default")
+    parser.add_argument("--server-threads", type=int, default=None,
+                        help="OMP_NUM_THREADS for the server (default: torch's, one per core)")
+    args = parser.parse_args(argv)
+    print(machine())
+    result = run_load(args.attendees, args.actions, None if args.budget == "server" else args.budget,
+                      log=lambda line: print(line, file=sys.stderr, flush=True), server_threads=args.server_threads)
+    print(table(result))
+    for error in result["errors"][:10]:
+        print(f"- {error}")
+    if result["mismatched"]:
+        print(f"- attendees whose ids differ from their alone-replay: {result['mismatched']}")
+    return 1 if result["errors"] or result["identical"] != args.attendees else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
