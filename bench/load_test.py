@@ -7,15 +7,21 @@ session's /step alone (the baseline, median of 10), then starts N threads, each 
 with a per-attendee seed), then ACTIONS actions: /step, one /force (the second candidate of the
 step just taken, forced at the next position), one /undo and one /run n=10, in a per-attendee
 order. Every /step's latency is recorded. Afterwards each attendee's executed actions are
-replayed alone, one client at a time on the same server, and its final ids must be the same.
+replayed alone, one at a time, and its final ids must be the same: by default in this process
+through the same API functions (ui/api.py, no evictions) once the server is stopped, or with
+--replay-on-server on the server, one fresh client at a time.
 Prints a markdown table; exits 1 on any error or mismatch.
-`python bench/load_test.py [--attendees 30] [--actions 20] [--budget 8MiB|server]`.
+`python bench/load_test.py [--attendees 30] [--actions 20] [--budget 8MiB|server]
+[--server-threads N] [--replay-on-server]`.
+With a budget below the attendees' working set (8 MiB holds 2-3 of 30 caches), LRU misses on
+nearly every action: each one pays a prefill rebuild, and that dominates the latencies.
 Run it on a quiet machine (`uptime` load below 2): other processes on the cores skew latencies.
 `tests/test_load.py` and `tests/test_faults.py` import `AppServer` and the attendee functions.
 What is left out: the browser (the API path only) and traffic to anything but 127.0.0.1.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -31,6 +37,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -49,6 +56,8 @@ CALL_TIMEOUT_S = 120  # one API call, however loaded the server is
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = ",".join(
     filter(None, [os.environ.get("NO_PROXY"), HOST, "localhost"]))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+if str(ROOT) not in sys.path:  # `python bench/load_test.py`: the in-process replay imports ui/
+    sys.path.insert(0, str(ROOT))
 
 
 def free_port():
@@ -306,16 +315,64 @@ def run_together(url, people, join_timeout_s=600):
     return outcomes
 
 
-def replay_alone(url, people, outcomes):
-    """Each attendee's executed actions again, one fresh client at a time; -> list of Outcomes."""
-    alone = []
-    for person, outcome in zip(people, outcomes):
-        api = client(url)
-        try:
-            alone.append(play(api, person, outcome.actions))
-        finally:
-            api.close()
-    return alone
+class LocalApi:
+    """The server's API functions (ui/api.py) called in this process, no HTTP: `predict` and
+    `close` as on a gradio_client.Client, one session each. Use inside `local_app()`."""
+
+    def __init__(self, key):
+        self.request = SimpleNamespace(session_hash=key, headers={})
+
+    def predict(self, *args, api_name, **kwargs):
+        from ui import api
+
+        return api.ENDPOINTS[api_name.strip("/")](*args, request=self.request, **kwargs)
+
+    def close(self):
+        from ui import context
+
+        context.current().store.drop(self.request.session_hash)
+
+
+@contextlib.contextmanager
+def local_app(cache_dir=CACHE_DIR, threads=None):
+    """The model loaded here and ui.context configured with default settings (no evictions);
+    the previous context (and torch's thread count) are put back on the way out."""
+    import torch
+
+    from ui import context
+    from visualizer.models import load_model
+    from visualizer.settings import ServerSettings
+
+    previous, previous_threads = context._CONTEXT, torch.get_num_threads()
+    try:
+        if threads:
+            torch.set_num_threads(threads)  # as the server ran: the same arithmetic
+        loaded = load_model("smollm2", device="cpu", cache_dir=cache_dir, report=lambda message: None)
+        context.configure(loaded, ServerSettings(), "en")
+        yield
+    finally:
+        context._CONTEXT = previous
+        torch.set_num_threads(previous_threads)
+
+
+def replay_alone(people, outcomes, url=None, threads=None):
+    """Each attendee's executed actions again, one at a time; -> list of Outcomes. In this process
+    through the same API functions (no server, no evictions), or with `url` on that server, one
+    fresh client at a time."""
+    def replay(make_api):
+        alone = []
+        for person, outcome in zip(people, outcomes):
+            api = make_api(person)
+            try:
+                alone.append(play(api, person, outcome.actions))
+            finally:
+                api.close()
+        return alone
+
+    if url:
+        return replay(lambda person: client(url))
+    with local_app(threads=threads):
+        return replay(lambda person: LocalApi(f"replay-{person.index}"))
 
 
 def percentile(values, q):
@@ -324,10 +381,12 @@ def percentile(values, q):
     return ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * q // 100) - 1))]
 
 
-def run_load(attendees=30, actions=20, budget=DEFAULT_BUDGET, server_url=None, log=print, server_threads=None):
+def run_load(attendees=30, actions=20, budget=DEFAULT_BUDGET, server_url=None, log=print, server_threads=None,
+             replay_on_server=False):
     """The whole load test; -> dict of figures (see `table`). Launches its own server unless
     `server_url` is given. `budget`: LLM_VIZ_CACHE_BUDGET_BYTES for that server (None: its default);
-    `server_threads`: OMP_NUM_THREADS for it (None: torch's default, one per core)."""
+    `server_threads`: OMP_NUM_THREADS for it (None: torch's default, one per core). The replay
+    alone runs in this process once the server is stopped, or on the server if `replay_on_server`."""
     began = time.perf_counter()
     env = {"LLM_VIZ_CACHE_BUDGET_BYTES": budget} if budget else {}
     if server_threads:
@@ -346,10 +405,9 @@ def run_load(attendees=30, actions=20, budget=DEFAULT_BUDGET, server_url=None, l
         api = client(url)
         figures_after_load = stats(api)
         api.close()
-        replay_began = time.perf_counter()
-        alone = replay_alone(url, people, outcomes)
-        replay_s = time.perf_counter() - replay_began
-        log(f"replayed alone: {replay_s:.1f} s")
+        if replay_on_server:
+            replay_began = time.perf_counter()
+            alone = replay_alone(people, outcomes, url=url)
     except BaseException:
         if server is not None:
             sys.stderr.write(server.log_tail())
@@ -357,13 +415,18 @@ def run_load(attendees=30, actions=20, budget=DEFAULT_BUDGET, server_url=None, l
     finally:
         if server is not None:
             server.stop()
+    if not replay_on_server:
+        replay_began = time.perf_counter()
+        alone = replay_alone(people, outcomes, threads=server_threads)
+    replay_s = time.perf_counter() - replay_began
+    log(f"replayed alone ({'on the server' if replay_on_server else 'in this process'}): {replay_s:.1f} s")
     errors = [o.error for o in outcomes if o.error] + [f"replay: {o.error}" for o in alone if o.error]
     identical = sum(1 for o, a in zip(outcomes, alone) if o.error is None and a.error is None and o.ids == a.ids)
     step_ms = [ms for outcome in outcomes for ms in outcome.step_ms]
     p95 = percentile(step_ms, 95) if step_ms else float("nan")
     return {
         "attendees": attendees, "actions": actions, "budget": budget or "server default",
-        "threads": server_threads or "torch default",
+        "threads": server_threads or "torch default", "replay": "server" if replay_on_server else "in-process",
         "errors": errors, "identical": identical, "mismatched": [p.index for p, o, a in zip(people, outcomes, alone)
                                                                  if o.error is None and a.error is None and o.ids != a.ids],
         "steps": len(step_ms),
@@ -389,7 +452,7 @@ def table(result):
         ("one step alone (median of 10)", f"{result['baseline']:.1f} ms", ""),
         (f"p95 / ({n} × one step)", f"{result['ratio']:.2f}", f"≤ 1.00 {ratio_ok}"),
         ("evictions (/stats, after the load)", str(result["evictions"]), "> 0 with a small budget"),
-        ("together / replay alone", f"{result['together_s']:.1f} s / {result['replay_s']:.1f} s", ""),
+        (f"together / replay alone ({result['replay']})", f"{result['together_s']:.1f} s / {result['replay_s']:.1f} s", ""),
         ("wall time", f"{result['wall_s']:.1f} s", ""),
     ]
     lines = ["| measure | value | target |", "|---|---:|---|"]
@@ -410,10 +473,13 @@ def main(argv=None):
                         help="LLM_VIZ_CACHE_BUDGET_BYTES for the server (e.g. 8MiB); 'server': its default")
     parser.add_argument("--server-threads", type=int, default=None,
                         help="OMP_NUM_THREADS for the server (default: torch's, one per core)")
+    parser.add_argument("--replay-on-server", action="store_true",
+                        help="replay each attendee alone on the server (default: in this process, server stopped)")
     args = parser.parse_args(argv)
     print(machine())
     result = run_load(args.attendees, args.actions, None if args.budget == "server" else args.budget,
-                      log=lambda line: print(line, file=sys.stderr, flush=True), server_threads=args.server_threads)
+                      log=lambda line: print(line, file=sys.stderr, flush=True), server_threads=args.server_threads,
+                      replay_on_server=args.replay_on_server)
     print(table(result))
     for error in result["errors"][:10]:
         print(f"- {error}")

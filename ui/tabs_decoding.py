@@ -42,7 +42,7 @@ def with_request(handler, count):
 def build_decoding_tabs(i18n, text_tabs, settings, decoder_state):
     """`decoder_state`: the gr.BrowserState the Decoder tab saves its tokens in (made outside the tabs)."""
     model_group = dict(concurrency_id="model", concurrency_limit=settings.concurrency_limit, api_visibility="private")
-    with gr.Tab(i18n("tab_decoder"), id="decoder") as decoder_tab:
+    with gr.Tab(i18n("tab_decoder"), id="decoder"):
         gr.Markdown(i18n("intro_decoder"), elem_classes="intro")
         with gr.Row():
             mode = gr.Radio([(i18n("greedy"), "greedy"), (i18n("sampling"), "sampling")], value="greedy",
@@ -81,8 +81,6 @@ def build_decoding_tabs(i18n, text_tabs, settings, decoder_state):
               top_p, seed, max_new, top_n]
     outputs = [chart, candidates, generated, output_panel, stats, timeline, status, decoder_state]
     n = len(inputs)
-    # Opening the tab shows the first position's distribution (one prefill) before any Step.
-    decoder_tab.select(with_request(decoder_handlers.preview, n), inputs, outputs, **model_group)
     step_button.click(with_request(decoder_handlers.step, n), inputs, outputs, **model_group)
     burst_button.click(with_request(decoder_handlers.step_burst, n), inputs, outputs, **model_group)
     run_event = run_button.click(with_request(decoder_handlers.run_to_end, n), inputs, outputs, **model_group)

@@ -60,43 +60,32 @@ def check_top_k(value, vocab_size):
 
 
 def check_seed(value):
-    if value is None:
-        return 0
-    value = _as_int(value, "seed")
-    if not 0 <= value <= MAX_SEED:
-        raise InputError(f"seed must be between 0 and {MAX_SEED} (got {value})")
-    return value
+    return _int_in_range(value, "seed", 0, MAX_SEED, default=0)
 
 
 def check_top_n(value):
-    if value is None:
-        return DEFAULT_TOP_N
-    value = _as_int(value, "top")
-    if not 1 <= value <= MAX_TOP_N:
-        raise InputError(f"top must be between 1 and {MAX_TOP_N} (got {value})")
-    return value
+    return _int_in_range(value, "top", 1, MAX_TOP_N, default=DEFAULT_TOP_N)
 
 
 def check_steps(value, limit=MAX_STEPS_PER_CALL):
-    value = _as_int(value, "steps")
-    if not 1 <= value <= limit:
-        raise InputError(f"steps must be between 1 and {limit} (got {value})")
-    return value
+    return _int_in_range(value, "steps", 1, limit)
 
 
 def check_max_new_tokens(value):
-    if value is None:
-        return DEFAULT_NEW_TOKENS
-    value = _as_int(value, "max new tokens")
-    if not 1 <= value <= MAX_NEW_TOKENS:
-        raise InputError(f"max new tokens must be between 1 and {MAX_NEW_TOKENS} (got {value})")
-    return value
+    return _int_in_range(value, "max new tokens", 1, MAX_NEW_TOKENS, default=DEFAULT_NEW_TOKENS)
 
 
 def check_token_id(value, vocab_size):
-    value = _as_int(value, "token id")
-    if not 0 <= value < vocab_size:
-        raise InputError(f"token id must be between 0 and {vocab_size - 1} (got {value})")
+    return _int_in_range(value, "token id", 0, vocab_size - 1)
+
+
+def _int_in_range(value, name, low, high, default=None):
+    """None -> default (when there is one); else a whole number in [low, high] or InputError."""
+    if value is None and default is not None:
+        return default
+    value = _as_int(value, name)
+    if not low <= value <= high:
+        raise InputError(f"{name} must be between {low} and {high} (got {value})")
     return value
 
 
