@@ -79,8 +79,10 @@ def saved_decoding(page):
 
 
 def fresh_server(tmp_path, **env):
-    """An AppServer with its own cache dir (the converted model linked, its own secret)."""
-    return load_test.AppServer(cache_dir=load_test.cache_dir_copy(tmp_path / "cache"), env=env,
+    """An AppServer with its own cache dir (the converted model linked, its own secret). One torch
+    thread: two on two shared cores slow down many times over when anything else runs."""
+    return load_test.AppServer(cache_dir=load_test.cache_dir_copy(tmp_path / "cache"),
+                               env=dict(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **env),
                                log_path=tmp_path / "server.log")
 
 
@@ -187,6 +189,17 @@ def app_context():
     return app_server.built_app()[1]
 
 
+@pytest.fixture()
+def one_thread():
+    """Torch on one thread for this test (sessions and references alike), then as it was."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def _fail_before(decoder):
     def failing(token_id):
         raise RuntimeError("injected fault before the forward pass")
@@ -204,7 +217,7 @@ def _fail_after(decoder):
 
 @pytest.mark.parametrize("fault, mode", [(_fail_before, "sampling"), (_fail_after, "greedy")],
                          ids=["before-forward-sampled", "after-forward-greedy"])
-def test_an_exception_in_one_session_stays_in_that_session(app_context, fault, mode):
+def test_an_exception_in_one_session_stays_in_that_session(app_context, one_thread, fault, mode):
     """Sampled, failing before the forward: the failed pick must not move the generator on.
     Greedy, failing after the forward: the cache, one position longer than the ids, must not be
     used again."""
