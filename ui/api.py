@@ -14,7 +14,7 @@ from visualizer.payloads import decoder_payload, step_payload, tokens_payload
 from visualizer.sampling import SamplingSettings
 
 from . import context
-from .decoder_handlers import checkpointed, prompt_ids, steps
+from .decoder_handlers import prompt_ids
 
 
 def api_tokens(conversation: str, add_generation_prompt: bool = True, request: gr.Request = None) -> dict:
@@ -59,7 +59,7 @@ def api_undo(request: gr.Request = None) -> dict:
 
 def api_run(n: int = 16, request: gr.Request = None) -> dict:
     """Up to n steps (fewer if the message ends)."""
-    return _with_decoder(request, lambda decoder: decoder_payload(decoder, steps(decoder, check_steps(n))))
+    return _with_decoder(request, lambda decoder: decoder_payload(decoder, list(decoder.run(check_steps(n)))))
 
 
 def api_stats() -> dict:
@@ -78,7 +78,7 @@ def _with_decoder(request, action):
             decoder = session.states.get("decoder")
             if decoder is None:
                 raise InputError("no decoder in this session: call /start first")
-            return checkpointed(decoder, action, decoder)
+            return action(decoder)
     return _guarded(act)
 
 

@@ -105,30 +105,6 @@ def error_outputs(texts, message):
     return (gr.skip(),) * 6 + (status_html(f"{texts['error']}: {message}", "error"), gr.skip())
 
 
-def checkpointed(decoder, action, *args):
-    """`action(*args)`; if it fails unexpectedly, the decoder keeps no trace of the failure: its
-    cache is dropped (rebuilt from the ids on the next action) and, when no token was added or
-    taken back, its sampling generator is put back, so the next pick is the one it would have been."""
-    generated, rng = list(decoder.branch.generated), decoder.branch.generator.get_state()
-    try:
-        return action(*args)
-    except InputError:
-        raise  # refused before anything changed
-    except Exception:
-        decoder.evict()
-        if decoder.branch.generated == generated:
-            decoder.branch.generator.set_state(rng)
-        raise
-
-
-def steps(decoder, count):
-    """Up to `count` steps (fewer if the message ends), each one checkpointed; -> records."""
-    records = []
-    while not decoder.stop and len(records) < count:
-        records.append(checkpointed(decoder, decoder.step))
-    return records
-
-
 def _act(action, inputs, request, rate=None):
     """Run `action(decoder, texts)` under the session's lock; -> (outputs bundle, finished).
     `finished` is True when the message ended or the action failed."""
@@ -136,7 +112,7 @@ def _act(action, inputs, request, rate=None):
     try:
         with ctx.store.use(context.session_key(request)) as session:
             decoder = session_decoder(session, *inputs)
-            message = checkpointed(decoder, action, decoder, texts) or ""
+            message = action(decoder, texts) or ""
             return decoder_outputs(decoder, texts, message, tokens_per_s=rate and rate()), bool(decoder.stop)
     except InputError as error:
         return error_outputs(texts, error), True
@@ -155,7 +131,7 @@ def step(*inputs, request: gr.Request = None):
 
 
 def step_burst(*inputs, request: gr.Request = None):
-    return _act(lambda decoder, texts: steps(decoder, STEP_BURST) and None, inputs, request)[0]
+    return _act(lambda decoder, texts: list(decoder.run(STEP_BURST)) and None, inputs, request)[0]
 
 
 def undo(*inputs, request: gr.Request = None):

@@ -124,10 +124,20 @@ class Decoder:
     def _advance(self, forced_id, forced):
         self._ensure_cache()
         started = time.perf_counter()
+        rng_before = self.branch.generator.get_state()
         chosen, dist = self.branch.choose(self.next_logits, forced_id)
         cache_before = self.cache_length()
-        self.next_logits = self._step_forward(chosen)
-        return self.branch.commit(chosen, dist, forced, cache_before, self.cache_length(), started)
+        try:
+            logits = self._step_forward(chosen)
+            record = self.branch.commit(chosen, dist, forced, cache_before, self.cache_length(), started)
+        except Exception:
+            # A step that fails half-way leaves no trace: the next pick is the one it would have been,
+            # and the cache (whose length is now unknown) is rebuilt from the ids.
+            self.branch.generator.set_state(rng_before)
+            self.evict()
+            raise
+        self.next_logits = logits
+        return record
 
     def _rewind(self, tokens_to_drop):
         if self.cache is None:
@@ -137,8 +147,12 @@ class Decoder:
         self.next_logits = self._step_forward(self.ids[-1])
 
     def _step_forward(self, token_id):
-        with self.forward_lock():
-            return kvcache.step(self.loaded.model, self.cache, [token_id])[0]
+        try:
+            with self.forward_lock():
+                return kvcache.step(self.loaded.model, self.cache, [token_id])[0]
+        except Exception:
+            self.evict()  # after a failed forward (undo, redo) the cache's length is unknown
+            raise
 
     def _ensure_cache(self):
         if self.cache is None:
