@@ -4,7 +4,8 @@ Builds `Qwen3ForCausalLM` from Qwen3-4B's public config with random bfloat16 wei
 shapes and cost as Qwen/Qwen3-4B-Thinking-2507) and measures, in one run:
   1. step time with KV cache at 64 and 2048 tokens of context;
   2. greedy-vs-sampled in lockstep (one batched forward per step) vs two separate decoders;
-  3. 30 sessions stepping at once (threads through the shared fair lock), p50/p95/max step latency.
+  3. 30 sessions stepping at once (threads through one shared ForwardQueue), p50/p95/max step
+     latency, with steps batched across sessions and one at a time (max_batch=1).
 Prints a markdown table naming the card. `--tiny` runs a tiny config on the CPU (a smoke test).
 What is left out: real weights (outputs are meaningless; only timing is measured).
 """
@@ -22,10 +23,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from visualizer.decoder import Decoder  # noqa: E402
+from visualizer.forward_queue import ForwardQueue  # noqa: E402
 from visualizer.lockstep import Lockstep  # noqa: E402
 from visualizer.qwen_offline import load_qwen_offline  # noqa: E402
 from visualizer.sampling import SamplingSettings  # noqa: E402
-from visualizer.sessions import FairLock  # noqa: E402
 
 QWEN3_4B = dict(hidden_size=2560, intermediate_size=9728, num_hidden_layers=36, num_attention_heads=32,
                 num_key_value_heads=8, head_dim=128, vocab_size=151936, max_position_embeddings=40960,
@@ -89,9 +90,9 @@ def lockstep_vs_separate(loaded, device, steps=16):
     return batched, (time.perf_counter() - started) * 1000 / steps
 
 
-def many_sessions(loaded, sessions, steps):
-    lock, latencies = FairLock(), []
-    decoders = [Decoder(loaded, prompt(64 + i), max_new_tokens=steps + 1, forward_lock=lock) for i in range(sessions)]
+def many_sessions(loaded, sessions, steps, max_batch):
+    queue, latencies = ForwardQueue(max_batch), []
+    decoders = [Decoder(loaded, prompt(64 + i), max_new_tokens=steps + 1, forwards=queue) for i in range(sessions)]
     for decoder in decoders:
         decoder.start()
 
@@ -119,12 +120,15 @@ def main():
     loaded = build(TINY if args.tiny else QWEN3_4B, device, torch.float32 if args.tiny else torch.bfloat16)
     at64, at2048 = step_ms(loaded, 64, device), step_ms(loaded, 2048, device)
     batched, separate = lockstep_vs_separate(loaded, device)
-    p50, p95, worst = many_sessions(loaded, sessions=30, steps=3 if args.tiny else 10)
+    steps = 3 if args.tiny else 10
+    one_by_one = many_sessions(loaded, sessions=30, steps=steps, max_batch=1)
+    batched_sessions = many_sessions(loaded, sessions=30, steps=steps, max_batch=30)
     print(f"| measure ({card}, {'tiny' if args.tiny else 'Qwen3-4B shape, bf16'}) | value |\n|---|---|")
     print(f"| step @64 ctx | {at64:.1f} ms |\n| step @2048 ctx | {at2048:.1f} ms (x{at2048 / at64:.2f}) |")
     print(f"| lockstep greedy+sampled, per step | {batched:.1f} ms |")
     print(f"| two separate decoders, per step pair | {separate:.1f} ms (x{separate / batched:.2f}) |")
-    print(f"| 30 sessions stepping at once: p50 / p95 / max | {p50:.0f} / {p95:.0f} / {worst:.0f} ms |")
+    for label, (p50, p95, worst) in (("one at a time", one_by_one), ("batched", batched_sessions)):
+        print(f"| 30 sessions stepping at once, {label}: p50 / p95 / max | {p50:.0f} / {p95:.0f} / {worst:.0f} ms |")
 
 
 if __name__ == "__main__":

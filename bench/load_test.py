@@ -168,7 +168,8 @@ def client(url):
 
 
 def stats(api):
-    """The server's session-store figures: {"sessions", "cache_bytes", "evictions", "dropped"}."""
+    """The server's session-store figures: {"sessions", "cache_bytes", "evictions", "dropped", "batches",
+    "batched_steps"} (the last two count batched forward passes and the steps they served)."""
     return api.predict(api_name="/stats")
 
 
@@ -432,6 +433,7 @@ def run_load(attendees=30, actions=20, budget=DEFAULT_BUDGET, server_url=None, l
         "steps": sum(len(outcome.step_ms) for outcome in outcomes),
         "p50": percentile(step_ms, 50), "p95": p95, "max": max(step_ms),
         "baseline": baseline, "ratio": p95 / (attendees * baseline), "evictions": figures_after_load["evictions"],
+        "steps_per_forward": figures_after_load["batched_steps"] / max(1, figures_after_load["batches"]),
         "together_s": together_s, "replay_s": replay_s, "wall_s": time.perf_counter() - began,
     }
 
@@ -450,6 +452,7 @@ def table(result):
         ("one step alone (median of 10)", f"{result['baseline']:.1f} ms", ""),
         (f"p95 / ({n} × one step)", f"{result['ratio']:.2f}", "≤ 1.00 " + verdict(result["ratio"] <= 1.0)),
         ("evictions (/stats, after the load)", str(result["evictions"]), "> 0 with a small budget"),
+        ("steps per forward pass (/stats: batched across sessions)", f"{result['steps_per_forward']:.1f}", ""),
         (f"together / replay alone ({result['replay']})",
          f"{result['together_s']:.1f} s / {result['replay_s']:.1f} s", ""),
         ("wall time", f"{result['wall_s']:.1f} s", ""),

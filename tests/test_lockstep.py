@@ -13,6 +13,7 @@ import torch
 
 from visualizer.branch import DecodeFinished
 from visualizer.decoder import Decoder
+from visualizer.forward_queue import ForwardQueue
 from visualizer.limits import InputError
 from visualizer.lockstep import GREEDY, SAMPLED, Lockstep, first_divergence
 from visualizer.sampling import SamplingSettings
@@ -71,13 +72,15 @@ def test_greedy_row_equals_generate_and_sampled_row_equals_a_lone_decoder(loaded
 def test_a_step_is_one_batched_forward_inside_the_lock(loaded):
     held = []
 
-    @contextlib.contextmanager
-    def forward_lock():
-        held.append(True)
-        yield
-        held[-1] = False
+    class RecordingQueue(ForwardQueue):
+        @contextlib.contextmanager
+        def exclusive(self):
+            with super().exclusive():
+                held.append(True)
+                yield self
+                held[-1] = False
 
-    lockstep = Lockstep(loaded, prompt(loaded, STORY), HOT, max_new_tokens=8, forward_lock=forward_lock)
+    lockstep = Lockstep(loaded, prompt(loaded, STORY), HOT, max_new_tokens=8, forwards=RecordingQueue())
     model = loaded.model
     calls = []
     original = model.forward

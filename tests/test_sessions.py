@@ -1,4 +1,4 @@
-"""Sessions on a shared server: fair turns, isolation, the cache budget, expiry and settings.
+"""Sessions on a shared server: isolation, the cache budget, expiry and settings.
 
 The decoding tests use the real SmolLM2 model: a `Decoder` whose KV cache was evicted by the
 store must go on exactly as one that was never interrupted. Store mechanics (expiry, caps,
@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from threads import in_threads
 
 from visualizer.decoder import Decoder
 from visualizer.limits import DEFAULT_NEW_TOKENS, MAX_NEW_TOKENS
 from visualizer.sampling import SamplingSettings
-from visualizer.sessions import FairLock, SessionStore
+from visualizer.sessions import SessionStore
 from visualizer.settings import ServerSettings, parse_size
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,35 +37,6 @@ def model(request):
 
 def prompt(model, text):
     return model.tokenizer.encode(text)  # plain text: short prompts keep the test fast
-
-
-def run_threads(*functions, timeout=60):
-    """Run each function in its own thread; re-raise the first error; fail on a hang."""
-    errors = []
-
-    def wrap(function):
-        def target():
-            try:
-                function()
-            except BaseException as error:  # noqa: BLE001 - reported in the main thread
-                errors.append(error)
-        return target
-
-    threads = [threading.Thread(target=wrap(f), daemon=True) for f in functions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-        assert not thread.is_alive(), "a thread hung"
-    if errors:
-        raise errors[0]
-
-
-def wait_until(condition, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.001)
 
 
 def same_records(actual, expected):
@@ -99,92 +71,6 @@ def store_of(**overrides):
     return SessionStore(ServerSettings(**overrides))
 
 
-# FairLock
-
-
-def test_fair_lock_grants_turns_in_arrival_order():
-    lock, order, count = FairLock(), [], 8
-
-    def waiter(i):
-        def acquire():
-            with lock():
-                order.append(i)
-        return acquire
-
-    with lock():
-        threads = []
-        for i in range(count):  # each one queues only after the previous one is waiting
-            threads.append(threading.Thread(target=waiter(i), daemon=True))
-            threads[-1].start()
-            wait_until(lambda: lock.waiting == i + 1)
-    for thread in threads:
-        thread.join(10)
-    assert order == list(range(count))
-
-
-def test_fair_lock_lets_a_step_into_a_long_run_within_one_token():
-    lock, token_s, tokens, waited = FairLock(), 0.05, [0], {}
-
-    def long_run():  # re-acquires at once after every token, like Decoder.run
-        for _ in range(30):
-            with lock():
-                time.sleep(token_s)
-                tokens[0] += 1
-
-    def short_step():
-        wait_until(lambda: tokens[0] >= 3)
-        asked_at, started = tokens[0], time.monotonic()
-        with lock():
-            waited["tokens"] = tokens[0] - asked_at
-            waited["seconds"] = time.monotonic() - started
-
-    run_threads(long_run, short_step)
-    assert waited["tokens"] <= 1  # only the token in progress finishes first
-    assert waited["seconds"] < 10 * token_s  # the whole run takes 30
-    assert tokens[0] == 30
-
-
-def test_fair_lock_is_not_reentrant_and_refuses_a_stray_release():
-    lock = FairLock()
-    with lock():
-        with pytest.raises(RuntimeError):
-            lock.acquire()
-    with pytest.raises(RuntimeError):
-        lock.release()
-    with lock():  # still usable afterwards
-        pass
-
-
-def test_fair_lock_skips_the_ticket_of_a_waiter_that_gave_up():
-    lock = FairLock()
-    real_wait = lock._cond.wait
-
-    def wait(timeout=None):  # the waiter named "quitter" is interrupted while queued
-        if threading.current_thread().name == "quitter":
-            raise KeyboardInterrupt
-        return real_wait(timeout)
-
-    lock._cond.wait = wait
-    quitter_error, order = [], []
-
-    def quitter():
-        try:
-            lock.acquire()
-        except KeyboardInterrupt:
-            quitter_error.append(True)
-
-    with lock():
-        thread = threading.Thread(target=quitter, name="quitter", daemon=True)
-        thread.start()
-        thread.join(10)
-        later = threading.Thread(target=lambda: lock.acquire() or order.append("later") or lock.release(),
-                                 daemon=True)
-        later.start()
-        wait_until(lambda: lock.waiting == 1)
-    later.join(10)
-    assert quitter_error == [True] and order == ["later"] and lock.waiting == 0
-
-
 # Store with the real model
 
 
@@ -198,7 +84,7 @@ def test_sessions_stepping_in_interleaved_threads_match_their_own_replays(model)
         def act():
             ids, settings = setups[key]
             with store.use(key) as session:
-                session.states["decoder"] = Decoder(model, ids, settings, forward_lock=store.forward_lock)
+                session.states["decoder"] = Decoder(model, ids, settings, forwards=store.forwards)
             for _ in range(steps):
                 barrier.wait(30)  # both users step at the same time, every time
                 with store.use(key) as session:
@@ -206,7 +92,7 @@ def test_sessions_stepping_in_interleaved_threads_match_their_own_replays(model)
             results[key] = list(store.get(key).states["decoder"].records)
         return act
 
-    run_threads(user("alice"), user("bob"))
+    in_threads([user("alice"), user("bob")])()
     for key, (ids, settings) in setups.items():
         replay = Decoder(model, ids, settings)
         same_records(results[key], [replay.step() for _ in range(steps)])
@@ -222,11 +108,11 @@ def test_budget_evicts_the_other_session_and_it_resumes_exactly(model, settings)
         return store.get(key).states["decoder"]
 
     with store.use("a") as a:
-        a.states["decoder"] = Decoder(model, ids, settings, forward_lock=store.forward_lock)
+        a.states["decoder"] = Decoder(model, ids, settings, forwards=store.forwards)
         actual = [a.states["decoder"].step() for _ in range(2)]
     assert decoder("a").cache is not None  # alone, the session in use is left over budget
     with store.use("b") as b:
-        b.states["decoder"] = Decoder(model, prompt(model, "Hello"), forward_lock=store.forward_lock)
+        b.states["decoder"] = Decoder(model, prompt(model, "Hello"), forwards=store.forwards)
         b.states["decoder"].step()
     assert decoder("a").cache is None and decoder("b").cache is not None
     assert store.stats()["evictions"] == 1
@@ -254,7 +140,7 @@ def test_drop_frees_every_byte(model):
     store = store_of()
     for key, text in (("a", "Hello"), ("b", "The three primary colors are")):
         with store.use(key) as session:
-            session.states["decoder"] = Decoder(model, prompt(model, text), forward_lock=store.forward_lock)
+            session.states["decoder"] = Decoder(model, prompt(model, text), forwards=store.forwards)
             session.states["decoder"].step()
     both = store.total_cache_bytes()
     store.drop("a")
@@ -267,7 +153,9 @@ def test_drop_frees_every_byte(model):
     assert decoder.cache is None and store.get("b") is None
     assert store.total_cache_bytes() == 0
     store.drop("never-seen")
-    assert store.stats() == {"sessions": 0, "cache_bytes": 0, "evictions": 0, "dropped": 2}
+    # Three steps, one after another: three forward passes of one row each.
+    assert store.stats() == {"sessions": 0, "cache_bytes": 0, "evictions": 0, "dropped": 2, "batches": 3,
+                             "batched_steps": 3}
 
 
 # Store mechanics with fake states
@@ -292,7 +180,7 @@ def test_a_session_in_use_is_not_evicted_by_another(how):
         assert a.states["cache"].evictions == 0 and store.stats()["evictions"] == 0
         leave.set()
 
-    run_threads(hold_a, use_b)
+    in_threads([hold_a, use_b])()
     with store.use("b") as b:
         pass  # both idle now: whichever is older goes (b on a's exit via use, else a)
     assert a.states["cache"].evictions + b.states["cache"].evictions == 1
@@ -329,7 +217,7 @@ def test_one_sessions_events_never_interleave():
                 time.sleep(0.0005)
                 inside[0] -= 1
 
-    run_threads(event, event, event)
+    in_threads([event, event, event])()
     assert len(overlaps) == 60 and max(overlaps) == 1
 
 
@@ -361,7 +249,8 @@ def test_one_session_too_many_drops_the_least_recently_used():
     with store.use("c"):
         pass
     assert store.get("b") is None and store.get("a") is not None and store.get("c") is not None
-    assert b.states == {} and store.stats() == {"sessions": 2, "cache_bytes": 0, "evictions": 0, "dropped": 1}
+    assert b.states == {} and store.stats() == {"sessions": 2, "cache_bytes": 0, "evictions": 0, "dropped": 1,
+                                                "batches": 0, "batched_steps": 0}
 
 
 # Settings
@@ -371,7 +260,7 @@ def test_settings_defaults_and_environment_overrides():
     assert ServerSettings.from_env({}) == ServerSettings()
     defaults = ServerSettings()
     assert (defaults.idle_timeout_s, defaults.max_sessions, defaults.cache_budget_bytes) == (1800, 200, 2 * 2**30)
-    assert (defaults.queue_size, defaults.concurrency_limit) == (256, 16)
+    assert (defaults.queue_size, defaults.concurrency_limit) == (256, 32)
     assert defaults.max_new_tokens == DEFAULT_NEW_TOKENS and defaults.allow_models == () and not defaults.hosted
     settings = ServerSettings.from_env({
         "LLM_VIZ_IDLE_TIMEOUT_S": "60", "LLM_VIZ_MAX_SESSIONS": "5", "LLM_VIZ_CACHE_BUDGET_BYTES": "512MiB",

@@ -31,7 +31,7 @@ def api_start(conversation: str, temperature: float | None = None, top_k: int | 
         settings = SamplingSettings.from_user(ctx.loaded.vocab_size, temperature, top_k, top_p, seed)
         ids = prompt_ids(conversation, True, False)
         decoder = Decoder(ctx.loaded, ids, settings, check_max_new_tokens(max_new_tokens), check_top_n(top),
-                          forward_lock=ctx.store.forward_lock)
+                          forwards=ctx.store.forwards)
         with ctx.store.use(context.session_key(request)) as session:
             session.states["decoder"] = decoder
             decoder.start()
@@ -63,7 +63,7 @@ def api_run(n: int = 16, request: gr.Request = None) -> dict:
 
 
 def api_stats() -> dict:
-    """Server-wide session store figures: sessions, cache bytes, evictions, dropped (for load tests)."""
+    """Server-wide figures: sessions, cache bytes, evictions, dropped, batches, batched steps (for load tests)."""
     return context.current().store.stats()
 
 

@@ -27,7 +27,7 @@ def _lockstep(session, messages, add_gen, thinking, mode, temperature, top_k, to
     ids, max_new, top_n = prompt_ids(messages, add_gen, thinking), check_max_new_tokens(max_new), check_top_n(top_n)
     key = (ids, settings, max_new, top_n)
     if session.data.get("lockstep_key") != key or "lockstep" not in session.states:
-        lockstep = Lockstep(ctx.loaded, ids, settings, max_new, top_n, forward_lock=ctx.store.forward_lock)
+        lockstep = Lockstep(ctx.loaded, ids, settings, max_new, top_n, forwards=ctx.store.forwards)
         lockstep.start()
         session.states["lockstep"], session.data["lockstep_key"] = lockstep, key
     return session.states["lockstep"]
@@ -85,8 +85,8 @@ def pair_run(json_a, json_b, steps, add_gen, thinking, request: gr.Request = Non
     try:
         steps = check_steps(steps)
         decoders = [
-            Decoder(ctx.loaded, prompt_ids(json_a, add_gen, thinking), max_new_tokens=steps, forward_lock=ctx.store.forward_lock),
-            Decoder(ctx.loaded, prompt_ids(json_b, add_gen, thinking), max_new_tokens=steps, forward_lock=ctx.store.forward_lock),
+            Decoder(ctx.loaded, prompt_ids(json_a, add_gen, thinking), max_new_tokens=steps, forwards=ctx.store.forwards),
+            Decoder(ctx.loaded, prompt_ids(json_b, add_gen, thinking), max_new_tokens=steps, forwards=ctx.store.forwards),
         ]
     except InputError as error:
         yield gr.skip(), gr.skip(), status_html(f"{texts['error']}: {error}", "error")

@@ -47,7 +47,7 @@ def session_decoder(session, messages, add_gen, thinking, mode, temperature, top
     ids, max_new, top_n = prompt_ids(messages, add_gen, thinking), check_max_new_tokens(max_new), check_top_n(top_n)
     decoder = session.states.get("decoder")
     if decoder is None or (decoder.prompt_ids, decoder.branch.max_new_tokens, decoder.branch.top_n) != (ids, max_new, top_n):
-        decoder = Decoder(ctx.loaded, ids, settings, max_new, top_n, forward_lock=ctx.store.forward_lock)
+        decoder = Decoder(ctx.loaded, ids, settings, max_new, top_n, forwards=ctx.store.forwards)
         session.states["decoder"] = decoder
     decoder.use_settings(settings)
     return decoder

@@ -16,7 +16,7 @@ from visualizer.views import model_badge_html
 
 from . import api, context, conversation_handlers, decoder_handlers
 from .tabs_decoding import build_decoding_tabs, with_request
-from .tabs_text import build_text_tabs
+from .tabs_text import VIEWS_CONCURRENCY, VIEWS_GROUP, build_text_tabs
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 SECRET_FILE_NAME = "browser-state-secret"
@@ -71,7 +71,7 @@ def build_demo(ctx, cache_dir):
             text_tabs = build_text_tabs(demo, i18n, ctx.loaded)
             decoding = build_decoding_tabs(i18n, text_tabs, ctx.settings, decoder_state)
         saved_conversation = gr.BrowserState({}, storage_key="llm-viz-conversation", secret=browser_secret(cache_dir))
-        quiet = dict(api_visibility="private", concurrency_id="views", concurrency_limit=8)
+        quiet = dict(api_visibility="private", **VIEWS_GROUP)
         conversation_inputs = [text_tabs.messages, text_tabs.add_generation_prompt, text_tabs.thinking]
         for trigger in (text_tabs.messages.change, text_tabs.add_generation_prompt.change, text_tabs.thinking.change):
             trigger(conversation_handlers.save_conversation, conversation_inputs, saved_conversation, **quiet)
@@ -93,6 +93,8 @@ def close_session(request: gr.Request):
     """Tab closed: free this session's caches at once."""
     context.current().store.drop(context.session_key(request))
 
+SPARE_THREADS = 8  # /stats, uploads and other small events beside the two groups
+
 
 def launch_options(ctx):
     return dict(
@@ -103,6 +105,8 @@ def launch_options(ctx):
         css_paths=[STATIC / "style.css"],
         js=KEYBOARD_JS,
         i18n=translations(ctx.language),
+        # Every event in flight holds a worker thread: room for both groups, and a few for the rest.
+        max_threads=ctx.settings.concurrency_limit + VIEWS_CONCURRENCY + SPARE_THREADS,
     )
 
 

@@ -15,7 +15,8 @@ from visualizer.presets import DEFAULT_PRESET, PRESETS, preset
 
 from . import conversation_handlers as handlers
 
-VIEWS_GROUP = dict(concurrency_id="views", concurrency_limit=8)
+VIEWS_CONCURRENCY = 8  # text and token views in flight at once (no forward pass)
+VIEWS_GROUP = dict(concurrency_id="views", concurrency_limit=VIEWS_CONCURRENCY)
 
 
 def build_text_tabs(demo, i18n, loaded):

@@ -4,14 +4,15 @@
 token. `force`, `undo`, `redo`, `run` and `reset` act on the same cache; every action returns
 plain `StepRecord`s. The cache is derived state: `evict` drops it and the next action rebuilds
 it from the token ids in one forward pass, with the same results.
-What is left out: locking between users and memory limits (see `sessions.py`).
+What is left out: memory limits between users (see `sessions.py`); turns at the model are
+`forward_queue.py`'s.
 """
 
-import contextlib
 import time
 
 from . import kvcache
 from .branch import Branch
+from .forward_queue import ForwardQueue
 from .limits import DEFAULT_NEW_TOKENS, DEFAULT_TOP_N, InputError, check_token_id
 
 
@@ -30,7 +31,7 @@ def check_context(loaded, prompt_length, max_new_tokens):
 
 class Decoder:
     def __init__(self, loaded, prompt_ids, settings=None, max_new_tokens=DEFAULT_NEW_TOKENS, top_n=DEFAULT_TOP_N,
-                 forward_lock=contextlib.nullcontext):
+                 forwards=None):
         require_weights(loaded)
         if not prompt_ids:
             raise InputError("the prompt is empty: there is nothing to continue")
@@ -38,8 +39,8 @@ class Decoder:
         self.loaded = loaded
         self.prompt_ids = list(prompt_ids)
         self.branch = Branch(loaded.tokenizer, loaded.tokenizer.eos_ids, settings, max_new_tokens, top_n)
-        # A factory of context managers held around each forward pass (fair sharing of the model).
-        self.forward_lock = forward_lock
+        # Turns at the model; a server passes the one all its users share (batched steps).
+        self.forwards = forwards if forwards is not None else ForwardQueue()
         self.cache = None
         self.next_logits = None  # (vocab,) logits for the position after the last id
 
@@ -148,13 +149,12 @@ class Decoder:
 
     def _step_forward(self, token_id):
         try:
-            with self.forward_lock():
-                return kvcache.step(self.loaded.model, self.cache, [token_id])[0]
+            return self.forwards.step(self.loaded.model, self.cache, token_id)
         except Exception:
             self.evict()  # after a failed forward (undo, redo) the cache's length is unknown
             raise
 
     def _ensure_cache(self):
         if self.cache is None:
-            with self.forward_lock():
+            with self.forwards.exclusive():
                 self.next_logits, self.cache = kvcache.prefill(self.loaded.model, self.ids)

@@ -11,12 +11,12 @@ What is left out: undo/redo and forced tokens (see `decoder.py`), locking betwee
 memory limits (see `sessions.py`), and padding (live rows always share a length).
 """
 
-import contextlib
 import time
 
 from . import kvcache
 from .branch import Branch, DecodeFinished
 from .decoder import check_context, require_weights
+from .forward_queue import ForwardQueue
 from .limits import DEFAULT_NEW_TOKENS, DEFAULT_TOP_N, InputError
 from .sampling import SamplingSettings
 
@@ -36,7 +36,7 @@ def first_divergence(ids_a, ids_b):
 
 class Lockstep:
     def __init__(self, loaded, prompt_ids, sampled_settings, max_new_tokens=DEFAULT_NEW_TOKENS,
-                 top_n=DEFAULT_TOP_N, forward_lock=contextlib.nullcontext):
+                 top_n=DEFAULT_TOP_N, forwards=None):
         require_weights(loaded)
         if not prompt_ids:
             raise InputError("the prompt is empty: there is nothing to continue")
@@ -48,8 +48,8 @@ class Lockstep:
             Branch(tokenizer, eos_ids, SamplingSettings(), max_new_tokens, top_n),
             Branch(tokenizer, eos_ids, sampled_settings, max_new_tokens, top_n),
         )
-        # A factory of context managers held around each forward pass (fair sharing of the model).
-        self.forward_lock = forward_lock
+        # Turns at the model; a server passes the one all its users share. A pair holds it alone.
+        self.forwards = forwards if forwards is not None else ForwardQueue()
         self.cache = None  # one batch row per live branch, in `rows` order
         self.rows = []  # branch index of each cache row
         self.next_logits = None  # (len(rows), vocab) logits for the position after each row's last id
@@ -100,7 +100,7 @@ class Lockstep:
         started = time.perf_counter()
         picks = [self._branches[b].choose(self.next_logits[r]) for r, b in enumerate(self.rows)]
         cache_before = self.cache_length()
-        with self.forward_lock():
+        with self.forwards.exclusive():
             self.next_logits = kvcache.step(self.loaded.model, self.cache, [chosen for chosen, _ in picks])
         records = [None, None]  # each record's ms is the time of the whole paired step
         for b, (chosen, dist) in zip(self.rows, picks):
@@ -125,7 +125,7 @@ class Lockstep:
             return
         # Crop to the prompt less its last id and feed that id again: this restores the logits too.
         kvcache.crop(self.cache, self.cache_length() - (len(self.prompt_ids) - 1))
-        with self.forward_lock():
+        with self.forwards.exclusive():
             self.next_logits = kvcache.step(self.loaded.model, self.cache, [self.prompt_ids[-1]] * len(self.rows))
         if len(self.rows) == 1:
             self.cache = kvcache.fork(self.cache, copies=2)
@@ -157,7 +157,7 @@ class Lockstep:
         rows = [self.ids(b) for b in live]
         shared = len(rows[0]) if len(rows) == 1 else first_divergence(*rows)
         shared = len(rows[0]) if shared is None else shared  # identical rows (e.g. a fresh start)
-        with self.forward_lock():
+        with self.forwards.exclusive():
             logits, cache = kvcache.prefill(self.loaded.model, rows[0][:shared])
             if len(rows) > 1:
                 cache = kvcache.fork(cache, copies=len(rows))

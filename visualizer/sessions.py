@@ -6,8 +6,8 @@ Decoders) and a dict of light values. `use(key)` hands out a session with its lo
 the way out it keeps the KV caches of all sessions under the byte budget by evicting the least
 recently used idle sessions (their states rebuild from token ids on their next action, with
 the same results). Idle sessions expire, and the number of sessions is capped.
-All sessions share one `FairLock` around forward passes: turns are taken in arrival order, so
-a run-to-end that re-queues between tokens lets every waiting user's step in.
+All sessions share one `ForwardQueue` for forward passes (`forward_queue.py`): turns in
+arrival order, and steps that wait together share one batched forward pass.
 What is left out: anything about the web framework (no gradio here), persistence across
 restarts, and per-user quotas beyond the shared budget.
 """
@@ -17,68 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 
-
-class FairLock:
-    """A FIFO (ticket) lock: waiters get it in arrival order. Not reentrant.
-
-    Calling it returns a context manager, so the instance itself is a `forward_lock` factory.
-    """
-
-    def __init__(self):
-        self._cond = threading.Condition(threading.Lock())
-        self._next_ticket = 0  # the ticket the next caller gets
-        self._serving = 0  # the ticket that may hold the lock now
-        self._abandoned = set()  # tickets whose waiter gave up (e.g. interrupted)
-        self._owner = None
-
-    def acquire(self):
-        with self._cond:
-            if self._owner == threading.get_ident():
-                raise RuntimeError("FairLock is not reentrant: this thread holds it already")
-            ticket = self._next_ticket
-            self._next_ticket += 1
-            try:
-                while self._serving != ticket:
-                    self._cond.wait()
-            except BaseException:
-                # Never leave a hole in the queue: skip this ticket (or pass the turn on).
-                if self._serving == ticket:
-                    self._advance()
-                else:
-                    self._abandoned.add(ticket)
-                raise
-            self._owner = threading.get_ident()
-
-    def release(self):
-        with self._cond:
-            if self._owner is None:
-                raise RuntimeError("FairLock released while not held")
-            self._owner = None
-            self._advance()
-
-    def _advance(self):
-        self._serving += 1
-        while self._serving in self._abandoned:
-            self._abandoned.discard(self._serving)
-            self._serving += 1
-        self._cond.notify_all()
-
-    @property
-    def waiting(self):
-        """Threads queued behind the holder (a snapshot, for tests and stats)."""
-        with self._cond:
-            queued = self._next_ticket - self._serving - len(self._abandoned)
-            return max(0, queued - (self._owner is not None))
-
-    def __call__(self):
-        return self
-
-    def __enter__(self):
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc):
-        self.release()
+from .forward_queue import ForwardQueue
 
 
 class Session:
@@ -110,7 +49,8 @@ class SessionStore:
     def __init__(self, settings, clock=time.monotonic):
         self.settings = settings
         self.clock = clock
-        self.forward_lock = FairLock()  # pass as Decoder(..., forward_lock=store.forward_lock)
+        # Pass as Decoder(..., forwards=store.forwards). No batch outgrows the events in flight.
+        self.forwards = ForwardQueue(max_batch=settings.concurrency_limit)
         self._lock = threading.Lock()  # guards _sessions (LRU order: oldest first) and counters
         self._sessions = OrderedDict()
         self._evictions = 0
@@ -170,7 +110,7 @@ class SessionStore:
         with self._lock:
             count, evictions, dropped = len(self._sessions), self._evictions, self._dropped
         return {"sessions": count, "cache_bytes": self.total_cache_bytes(), "evictions": evictions,
-                "dropped": dropped}
+                "dropped": dropped, **self.forwards.stats()}
 
     def _enforce_budget(self, current):
         budget = self.settings.cache_budget_bytes

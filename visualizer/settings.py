@@ -37,7 +37,7 @@ class ServerSettings:
     max_sessions: int = 200  # one more drops the least recently used session
     cache_budget_bytes: int = 2 * GIB  # KV caches of all sessions together
     queue_size: int = 256  # events waiting in the web queue
-    concurrency_limit: int = 16  # model events in flight at once (forwards are serialized anyway)
+    concurrency_limit: int = 32  # model events in flight at once; also the largest batched step
     max_new_tokens: int = DEFAULT_NEW_TOKENS  # per message, at most limits.MAX_NEW_TOKENS
     allow_models: tuple = ()  # specs a hosted user may switch to; () = no switching
     hosted: bool = False
