@@ -7,7 +7,10 @@ Measured in one run on the default model (SmolLM2-135M, float32 on the CPU):
     `model(input_ids)` over the whole sequence, median of 3);
 (b) run-to-end tokens/s: `Decoder.start` + `run` of 128 greedy tokens next to
     `model.generate(do_sample=False, max_new_tokens=128)` on the same prompt (two alternating
-    rounds, the faster of each).
+    rounds, the faster of each);
+(c) N sessions stepping together (N = 4, 16, 30; prompts of 64 to 256 tokens): one batched
+    forward over their separate caches (`kvcache.step_rows`, what the server's forward queue
+    runs) next to N lone steps, alternating, median of 5.
 Prints markdown tables, the targets with PASS/MISS, and the machine. `--quick`: a smaller run.
 Run it on a quiet machine: other processes on the cores skew every number.
 """
@@ -57,6 +60,12 @@ def main():
     for row in rows:
         print(f"| {row['length']} | {row['step']:.1f} | {row['forward']:.1f} | {row['lockstep']:.1f} "
               f"| {row['recompute']:.1f} | {row['recompute'] / row['step']:.1f}x |")
+
+    print("\n| sessions stepping together | N lone steps (ms) | one batched step (ms) | lone / batched |")
+    print("|---:|---:|---:|---:|")
+    for sessions in (4, 16) if args.quick else (4, 16, 30):
+        lone, batched = sessions_together(loaded, sessions, repeats=3 if args.quick else 5)
+        print(f"| {sessions} | {lone:.0f} | {batched:.0f} | {lone / batched:.1f}x |")
 
     run, generate = run_to_end(loaded, new_tokens, rounds)
     print("\n| run to end (greedy) | tokens | seconds | tokens/s |")
@@ -116,6 +125,18 @@ def step_times(loaded, length, steps, recomputes):
         input_ids = torch.cat([input_ids, logits.argmax(dim=-1, keepdim=True)], dim=1)
     row["recompute"] = statistics.median(times)
     return row
+
+
+def sessions_together(loaded, sessions, repeats):
+    """Median ms of `sessions` lone steps on their own caches and of one batched step over them all."""
+    caches = [kvcache.prefill(loaded.model, prompt_of_length(loaded, 64 + 192 * i // max(1, sessions - 1)))[1]
+              for i in range(sessions)]
+    token_ids = list(range(100, 100 + sessions))
+    lone, batched = [], []
+    for _ in range(repeats):  # alternating, so that load elsewhere hits both alike
+        lone.append(elapsed_ms(lambda: [kvcache.step(loaded.model, c, [t]) for c, t in zip(caches, token_ids)]))
+        batched.append(elapsed_ms(lambda: kvcache.step_rows(loaded.model, caches, token_ids)))
+    return statistics.median(lone), statistics.median(batched)
 
 
 def run_to_end(loaded, new_tokens, rounds):

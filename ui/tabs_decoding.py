@@ -1,7 +1,8 @@
 """The Decoder and Compare tabs: components, element ids (a contract) and their wiring.
 
 Model events share one concurrency group ("model") so the number in flight is bounded; the
-forward passes themselves take turns through the session store's fair lock.
+forward passes themselves take turns in the session store's forward queue (steps waiting
+together share one batched pass).
 What is left out: handler logic (decoder_handlers.py, compare_handlers.py).
 """
 
