@@ -3,10 +3,12 @@
 Flows: pick a preset and see the markers and token chips; step, force, undo, use the keys,
 run to the end and reset in the Decoder tab; greedy vs sampled and A vs B in the Compare tab;
 hostile text typed into the JSON editor shows up as text and opens no dialog; a Spanish browser
-gets Spanish labels. Full-page screenshots of every tab land in artifacts/screenshots/.
+gets Spanish labels; a step taken while API clients step shows it shared their forward pass.
+Full-page screenshots of every tab land in artifacts/screenshots/.
 """
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -273,3 +275,44 @@ def test_two_browsers_have_their_own_decoders(browser, app_url):
     finally:
         first.context.close()
         second.context.close()
+
+
+def test_a_step_among_other_attendees_shares_their_forward_pass(page, app_url):
+    """Five API clients step without pause while this browser steps: its step's panel says how many
+    steps its forward pass served (the server batches steps that wait together)."""
+    from gradio_client import Client
+
+    stop, errors = threading.Event(), []
+
+    def attendee(index):
+        api = Client(app_url, verbose=False, analytics_enabled=False, download_files=False)
+        try:
+            api.predict(json.dumps([{"role": "user", "content": f"Tell story number {index}."}]), 0.8, 40, 0.95,
+                        index, 256, 5, api_name="/start")
+            while not stop.is_set():
+                if api.predict(api_name="/step")["stop"]:
+                    api.predict(api_name="/undo")
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            api.close()
+
+    threads = [threading.Thread(target=attendee, args=(i,), daemon=True) for i in range(5)]
+    for thread in threads:
+        thread.start()
+    try:
+        open_tab(page, EN["tab_decoder"])
+        for clicks in range(1, 16):
+            page.click("#step-btn")
+            wait_chips(page, "#generated-text", clicks)
+            if page.locator("#step-stats .batched").count():
+                break
+        shoot(page, "4-decoder-batched")
+        cell = page.locator("#step-stats .batched")
+        assert cell.count() == 1, "no step of this browser shared a forward pass in 15 tries"
+        assert EN["batch_rows"] in cell.inner_text() and int(cell.locator("b").inner_text().lstrip("×")) >= 2
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(120)
+    assert errors == []

@@ -17,6 +17,8 @@ from visualizer import kvcache
 from visualizer.decoder import Decoder
 from visualizer.forward_queue import ForwardQueue
 from visualizer.sampling import SamplingSettings
+from visualizer.texts import EN
+from visualizer.views import stats_html
 
 SAMPLED = SamplingSettings(temperature=0.9, top_k=40, top_p=0.95, seed=77)
 TEXTS = ("The capital of France is", "Once upon a time, in a small village by the sea, there lived",
@@ -194,8 +196,12 @@ def test_steps_waiting_together_share_one_forward_and_equal_their_lone_runs(load
             wait_until(lambda: queue.waiting == len(decoders))
         join()
         assert queue.stats() == {"batches": rounds, "batched_steps": rounds * len(decoders)}
+        assert [decoder.records[-1].batch_rows for decoder in decoders] == [len(decoders)] * len(decoders)
+    shown = stats_html(decoders[0].records[-1], len(decoders[0].prompt_ids), EN)
+    assert f'<div class="batched"><b>×{len(decoders)}</b><small>{EN["batch_rows"]}</small>' in shown
     for decoder, alone in zip(decoders, lone):
         expected = [alone.step() for _ in range(3)]
+        assert 'class="batched"' not in stats_html(expected[-1], len(alone.prompt_ids), EN)  # a lone step
         assert decoder.branch.generated == [record.id for record in expected]
         # Logits within 2e-4 of the lone ones: probabilities within a few 1e-4, relatively.
         assert [r.prob for r in decoder.records] == pytest.approx([r.prob for r in expected], rel=5e-4, abs=1e-6)
@@ -224,7 +230,7 @@ def test_a_failing_step_in_a_batch_fails_only_its_own_caller(loaded):
     def step(name, cache):
         def call():
             try:
-                results[name] = queue.step(loaded.model, cache, 42)
+                results[name] = queue.step(loaded.model, cache, 42)  # (logits, batch rows)
             except Exception as error:  # noqa: BLE001 - checked below
                 errors[name] = error
         return call
@@ -235,7 +241,9 @@ def test_a_failing_step_in_a_batch_fails_only_its_own_caller(loaded):
     join()
     assert set(errors) == {"broken"} and set(results) == {"good0", "good1"}
     for index, cache in enumerate(reference):
-        torch.testing.assert_close(results[f"good{index}"], kvcache.step(loaded.model, cache, [42])[0])
+        logits, batch_rows = results[f"good{index}"]
+        assert batch_rows == 1  # stepped alone once the batch had failed
+        torch.testing.assert_close(logits, kvcache.step(loaded.model, cache, [42])[0])
         assert kvcache.length(good[index]) == kvcache.length(cache)
 
 

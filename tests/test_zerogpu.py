@@ -81,6 +81,7 @@ def test_steps_batched_across_users_share_one_gpu_call(loaded, gpu_calls):
         wait_until(lambda: queue.waiting == len(decoders))
     join()
     assert len(gpu_calls) == before + 1 and queue.stats()["batched_steps"] == len(decoders)
+    assert all(decoder.records[-1].batch_rows == len(decoders) for decoder in decoders)
     for decoder, cache in zip(decoders, lone):
         expected = kvcache.step(loaded.model, cache, [decoder.branch.generated[-1]])[0]
         torch.testing.assert_close(decoder.next_logits, expected, rtol=1e-4, atol=2e-4)

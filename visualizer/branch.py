@@ -52,8 +52,9 @@ class Branch:
         chosen = forced_id if forced_id is not None else pick(dist, self.settings, self.generator)
         return chosen, dist
 
-    def commit(self, chosen, dist, forced, cache_before, cache_after, started):
-        """Record the pick made by the last `choose`, once its token is in the cache."""
+    def commit(self, chosen, dist, forced, cache_before, cache_after, started, batch_rows=1):
+        """Record the pick made by the last `choose`, once its token is in the cache; `batch_rows`:
+        the rows of the forward pass that fed it."""
         stop = "eos" if chosen in self.eos_ids else None
         if stop is None and len(self.generated) + 1 >= self.max_new_tokens:
             stop = "max_tokens"
@@ -61,7 +62,7 @@ class Branch:
             self.tokenizer, dist, chosen, self.top_n,
             index=len(self.generated) + 1, forced=forced, greedy=self.settings.greedy,
             cache_before=cache_before, cache_after=cache_after,
-            ms=(time.perf_counter() - started) * 1000.0, stop=stop,
+            ms=(time.perf_counter() - started) * 1000.0, stop=stop, batch_rows=batch_rows,
         )
         self.generated.append(chosen)
         self.records.append(record)

@@ -104,7 +104,7 @@ class Decoder:
         """Put back the last undone token with its record and generator state."""
         record = self.branch.unpop()
         if record is not None and self.cache is not None:
-            self.next_logits = self._step_forward(record.id)
+            self.next_logits, _ = self._step_forward(record.id)
         return record
 
     def reset(self):
@@ -129,8 +129,8 @@ class Decoder:
         chosen, dist = self.branch.choose(self.next_logits, forced_id)
         cache_before = self.cache_length()
         try:
-            logits = self._step_forward(chosen)
-            record = self.branch.commit(chosen, dist, forced, cache_before, self.cache_length(), started)
+            logits, batch_rows = self._step_forward(chosen)
+            record = self.branch.commit(chosen, dist, forced, cache_before, self.cache_length(), started, batch_rows)
         except Exception:
             # A step that fails half-way leaves no trace: the next pick is the one it would have been,
             # and the cache (whose length is now unknown) is rebuilt from the ids.
@@ -145,9 +145,10 @@ class Decoder:
             return
         # Crop one more than dropped and feed the last kept id again: that restores the logits too.
         kvcache.crop(self.cache, tokens_to_drop + 1)
-        self.next_logits = self._step_forward(self.ids[-1])
+        self.next_logits, _ = self._step_forward(self.ids[-1])
 
     def _step_forward(self, token_id):
+        """-> (logits (vocab,) after `token_id`, how many users' steps shared the forward pass)."""
         try:
             return self.forwards.step(self.loaded.model, self.cache, token_id)
         except Exception:

@@ -31,6 +31,7 @@ class _Turn:
         self.taken = False  # a batch leader took this step into its forward pass
         self.done = False
         self.logits = None  # (vocab,) once done
+        self.batch_rows = 1  # how many steps shared its forward pass
         self.error = None
 
 
@@ -61,7 +62,8 @@ class ForwardQueue:
             self._finish(())
 
     def step(self, model, cache, token_id):
-        """One new token on `cache` (grown in place) -> logits (vocab,) for the position after it."""
+        """One new token on `cache` (grown in place) -> (logits (vocab,) for the position after it,
+        the number of steps that shared the forward pass, this one included)."""
         turn = _Turn(model, cache, token_id)
         with self._cond:
             self._enqueue(turn)
@@ -71,7 +73,7 @@ class ForwardQueue:
             self._run(batch)
         if turn.error is not None:
             raise turn.error
-        return turn.logits
+        return turn.logits, turn.batch_rows
 
     @property
     def waiting(self):
@@ -136,7 +138,7 @@ class ForwardQueue:
                     self._step_alone(turn)
             else:
                 for turn, logits in zip(batch, rows):
-                    turn.logits = logits
+                    turn.logits, turn.batch_rows = logits, len(batch)
         finally:
             self._finish(batch)
 

@@ -104,7 +104,8 @@ class Lockstep:
             self.next_logits = kvcache.step(self.loaded.model, self.cache, [chosen for chosen, _ in picks])
         records = [None, None]  # each record's ms is the time of the whole paired step
         for b, (chosen, dist) in zip(self.rows, picks):
-            records[b] = self._branches[b].commit(chosen, dist, False, cache_before, self.cache_length(), started)
+            records[b] = self._branches[b].commit(chosen, dist, False, cache_before, self.cache_length(), started,
+                                                  batch_rows=len(picks))
         self._drop_stopped()
         return tuple(records)
 

@@ -52,6 +52,7 @@ def step_payload(record):
         "cache_before": record.cache_before,
         "cache_after": record.cache_after,
         "stop": record.stop,
+        "batch_rows": record.batch_rows,
     }
 
 

@@ -43,6 +43,7 @@ class StepRecord:
     cache_after: int
     ms: float
     stop: str = None  # "eos" | "max_tokens" | None
+    batch_rows: int = 1  # rows of the forward pass that fed this token (other users' steps, a lockstep pair)
 
     @property
     def is_preview(self):

@@ -96,6 +96,8 @@ def stats_html(record, prompt_length, texts, tokens_per_s=None, progress=None):
         f'<div><b>{record.ms:.0f}</b><small>{esc(texts["ms"])}</small></div>',
         f'<div><b>{record.prob:.1%}</b><small>p · {esc(texts["rank"])} {record.rank}</small></div>',
     ]
+    if record.batch_rows > 1:  # a server batching several attendees' steps into one forward pass
+        cells.append(f'<div class="batched"><b>×{record.batch_rows}</b><small>{esc(texts["batch_rows"])}</small></div>')
     if tokens_per_s:
         cells.append(f'<div><b>{tokens_per_s:.1f}</b><small>{esc(texts["tokens_per_s"])}</small></div>')
     bar = ""
