@@ -161,3 +161,12 @@ def test_bad_token_id_after_start(client):
         client.predict(0, api_name="/run")
     finished = client.predict(10, api_name="/run")  # max_new_tokens=4: stops early, no error
     assert len(finished["ids"]) <= 4 and finished["stop"] in ("eos", "max_tokens")
+
+
+
+def test_the_app_sends_no_usage_reports_whatever_the_environment(monkeypatch):
+    from app import create_app, parse_args
+
+    monkeypatch.delenv("GRADIO_ANALYTICS_ENABLED", raising=False)  # gradio's default is then to report
+    demo, _ = create_app(parse_args(["--cache-dir", str(app_server.CACHE_DIR)], environ={}))
+    assert demo.config["analytics_enabled"] is False

@@ -55,7 +55,8 @@ def browser_secret(cache_dir):
 
 def build_demo(ctx, cache_dir):
     i18n = translations(ctx.language)
-    with gr.Blocks(title=EN["title"]) as demo:
+    # No usage reports to Gradio: the instructor may be offline, and attendees did not opt in.
+    with gr.Blocks(title=EN["title"], analytics_enabled=False) as demo:
         # API endpoints first: events named after their functions (the UI's private `step`, `undo`)
         # would otherwise take these names and push the documented ones to /step_1, /undo_1.
         for name, function in api.ENDPOINTS.items():
