@@ -11,7 +11,7 @@ import time
 
 import pytest
 import torch
-from threads import in_threads, wait_until
+from threads import in_threads, queued_together, wait_until
 
 from visualizer import kvcache
 from visualizer.decoder import Decoder
@@ -191,10 +191,7 @@ def test_steps_waiting_together_share_one_forward_and_equal_their_lone_runs(load
     for decoder in decoders + lone:
         decoder.start()
     for rounds in range(1, 4):
-        with queue.exclusive():  # the model is busy: all four steps queue up behind it
-            join = in_threads([decoder.step for decoder in decoders])
-            wait_until(lambda: queue.waiting == len(decoders))
-        join()
+        queued_together(queue, [decoder.step for decoder in decoders])  # all four wait, then one pass
         assert queue.stats() == {"batches": rounds, "batched_steps": rounds * len(decoders)}
         assert [decoder.records[-1].batch_rows for decoder in decoders] == [len(decoders)] * len(decoders)
     shown = stats_html(decoders[0].records[-1], len(decoders[0].prompt_ids), EN)
@@ -212,10 +209,7 @@ def test_a_long_cache_waits_for_a_batch_of_its_own(loaded):
     short = [kvcache.prefill(loaded.model, encode(loaded, TEXTS[0]))[1] for _ in range(3)]
     long = kvcache.prefill(loaded.model, encode(loaded, " ".join([TEXTS[2]] * 12)))[1]
     assert kvcache.length(long) > 10 * kvcache.length(short[0])
-    with queue.exclusive():
-        join = in_threads([lambda c=cache: queue.step(loaded.model, c, 5) for cache in short + [long]])
-        wait_until(lambda: queue.waiting == 4)
-    join()
+    queued_together(queue, [lambda c=cache: queue.step(loaded.model, c, 5) for cache in short + [long]])
     assert queue.stats() == {"batches": 2, "batched_steps": 4}  # 3 short ones together, then the long one
 
 
@@ -235,10 +229,7 @@ def test_a_failing_step_in_a_batch_fails_only_its_own_caller(loaded):
                 errors[name] = error
         return call
 
-    with queue.exclusive():
-        join = in_threads([step("good0", good[0]), step("broken", broken), step("good1", good[1])])
-        wait_until(lambda: queue.waiting == 3)
-    join()
+    queued_together(queue, [step("good0", good[0]), step("broken", broken), step("good1", good[1])])
     assert set(errors) == {"broken"} and set(results) == {"good0", "good1"}
     for index, cache in enumerate(reference):
         logits, batch_rows = results[f"good{index}"]

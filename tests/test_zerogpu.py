@@ -14,7 +14,7 @@ import types
 
 import pytest
 import torch
-from threads import in_threads, wait_until
+from threads import queued_together
 
 from visualizer import kvcache, zerogpu
 from visualizer.decoder import Decoder
@@ -76,10 +76,7 @@ def test_steps_batched_across_users_share_one_gpu_call(loaded, gpu_calls):
         decoder.start()
     lone = [kvcache.fork(decoder.cache) for decoder in decoders]
     before = len(gpu_calls)
-    with queue.exclusive():  # the model is busy: the three steps queue up behind it
-        join = in_threads([decoder.step for decoder in decoders])
-        wait_until(lambda: queue.waiting == len(decoders))
-    join()
+    queued_together(queue, [decoder.step for decoder in decoders])  # all three wait, then one pass
     assert len(gpu_calls) == before + 1 and queue.stats()["batched_steps"] == len(decoders)
     assert all(decoder.records[-1].batch_rows == len(decoders) for decoder in decoders)
     for decoder, cache in zip(decoders, lone):

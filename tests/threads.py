@@ -37,3 +37,12 @@ def wait_until(condition, timeout=10):
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.001)
+
+
+def queued_together(queue, functions):
+    """Run each function in its own thread while `queue` (a ForwardQueue) is held, let go once all
+    of them wait in it, so their steps are served together, then join them."""
+    with queue.exclusive():
+        join = in_threads(functions)
+        wait_until(lambda: queue.waiting == len(functions))
+    join()
