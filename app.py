@@ -9,9 +9,9 @@ import argparse
 import os
 import sys
 
-from visualizer.models import CACHE_ENV, DEFAULT_CACHE_DIR, DEFAULT_SPEC, DEVICES, DTYPES, ModelLoadError, load_model
-from visualizer.settings import ServerSettings
-from visualizer.texts import LANGUAGES
+from visualizer.engine.models import CACHE_ENV, DEFAULT_CACHE_DIR, DEFAULT_SPEC, DEVICES, DTYPES, ModelLoadError, load_model
+from visualizer.serving.settings import ServerSettings
+from ui.texts import LANGUAGES
 
 
 def parse_args(argv=None, environ=os.environ):

@@ -28,11 +28,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from visualizer import kvcache  # noqa: E402
-from visualizer.decoder import Decoder  # noqa: E402
-from visualizer.lockstep import Lockstep  # noqa: E402
-from visualizer.models import CACHE_ENV, load_model  # noqa: E402
-from visualizer.sampling import SamplingSettings  # noqa: E402
+from visualizer.engine import kvcache  # noqa: E402
+from visualizer.engine.decoder import Decoder  # noqa: E402
+from visualizer.engine.lockstep import Lockstep  # noqa: E402
+from visualizer.engine.models import CACHE_ENV, load_model  # noqa: E402
+from visualizer.engine.sampling import SamplingSettings  # noqa: E402
 
 FILLER = "The lighthouse keeper counted the ships that passed, one by one, and wrote each name down. "
 STORY = "Write a long, detailed story about a lighthouse keeper who finds a message in a bottle."

@@ -22,11 +22,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from visualizer.decoder import Decoder  # noqa: E402
-from visualizer.forward_queue import ForwardQueue  # noqa: E402
-from visualizer.lockstep import Lockstep  # noqa: E402
-from visualizer.qwen_offline import load_qwen_offline  # noqa: E402
-from visualizer.sampling import SamplingSettings  # noqa: E402
+from visualizer.engine.decoder import Decoder  # noqa: E402
+from visualizer.serving.forward_queue import ForwardQueue  # noqa: E402
+from visualizer.engine.lockstep import Lockstep  # noqa: E402
+from visualizer.engine.qwen_offline import load_qwen_offline  # noqa: E402
+from visualizer.engine.sampling import SamplingSettings  # noqa: E402
 
 QWEN3_4B = dict(hidden_size=2560, intermediate_size=9728, num_hidden_layers=36, num_attention_heads=32,
                 num_key_value_heads=8, head_dim=128, vocab_size=151936, max_position_embeddings=40960,

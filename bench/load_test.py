@@ -341,8 +341,8 @@ def local_app(cache_dir=CACHE_DIR, threads=None):
     import torch
 
     from ui import context
-    from visualizer.models import load_model
-    from visualizer.settings import ServerSettings
+    from visualizer.engine.models import load_model
+    from visualizer.serving.settings import ServerSettings
 
     previous, previous_threads = context._CONTEXT, torch.get_num_threads()
     try:

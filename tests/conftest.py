@@ -19,13 +19,13 @@ os.environ["LLM_VIZ_CACHE"] = str(CACHE_DIR)
 @pytest.fixture(scope="session")
 def loaded():
     """SmolLM2-135M-Instruct, float32 on the CPU, loaded once per test process."""
-    from visualizer.models import load_model
+    from visualizer.engine.models import load_model
 
     return load_model("smollm2", device="cpu", cache_dir=CACHE_DIR, report=lambda message: None)
 
 
 @pytest.fixture(scope="session")
 def qwen_tok():
-    from visualizer.qwen_offline import load_qwen_offline
+    from visualizer.engine.qwen_offline import load_qwen_offline
 
     return load_qwen_offline()

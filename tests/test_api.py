@@ -14,7 +14,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import app_server
-from visualizer.presets import preset
+from ui.presets import preset
 
 STRAWBERRY = json.dumps(preset("Strawberry, Zyrqel (en)"))
 MADRID = json.dumps(preset("Madrid in October (en)"))

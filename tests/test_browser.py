@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import app_server
-from visualizer.presets import preset
-from visualizer.template import render_conversation
-from visualizer.texts import EN, ES
+from ui.presets import preset
+from visualizer.engine.template import render_conversation
+from ui.texts import EN, ES
 
 pytestmark = pytest.mark.browser
 

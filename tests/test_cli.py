@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from visualizer.cli import main
-from visualizer.qwen_offline import QWEN3_THINKING_SPEC
-from visualizer.template import render_conversation
+from visualizer.engine.qwen_offline import QWEN3_THINKING_SPEC
+from visualizer.engine.template import render_conversation
 
 REPO = Path(__file__).resolve().parent.parent
 STRAWBERRY = [

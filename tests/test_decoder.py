@@ -8,11 +8,11 @@ here from the logits. The model is the real SmolLM2-135M-Instruct on the CPU, in
 import pytest
 import torch
 
-from visualizer.branch import DecodeFinished
-from visualizer.decoder import Decoder
-from visualizer.limits import InputError
-from visualizer.sampling import SamplingSettings
-from visualizer.template import render_conversation
+from visualizer.engine.branch import DecodeFinished
+from visualizer.engine.decoder import Decoder
+from visualizer.engine.limits import InputError
+from visualizer.engine.sampling import SamplingSettings
+from visualizer.engine.template import render_conversation
 
 # The notebook's opening conversation and its strawberry prompt (SmolLM2 answers both in about
 # 20 tokens, then stops on <|im_end|>), a Spanish one that runs past 64 tokens, and a short

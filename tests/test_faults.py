@@ -90,7 +90,7 @@ def fresh_server(tmp_path, **env):
 
 @pytest.mark.browser
 def test_server_restart_mid_session_restores_the_tokens_and_goes_on(browser, tmp_path):
-    from visualizer.presets import DEFAULT_PRESET, preset
+    from ui.presets import DEFAULT_PRESET, preset
 
     with fresh_server(tmp_path) as server:
         context, page = new_page(browser)
@@ -164,7 +164,7 @@ def request(key):
 
 
 def decoder_inputs(seed, mode="sampling"):
-    from visualizer.presets import DEFAULT_PRESET, preset
+    from ui.presets import DEFAULT_PRESET, preset
 
     # messages, add generation prompt, thinking, mode, temperature, top-k, top-p, seed, max new, top-n
     return [preset(DEFAULT_PRESET), True, False, mode, 0.8, 50, 0.95, seed, MAX_NEW, 10]
@@ -173,7 +173,7 @@ def decoder_inputs(seed, mode="sampling"):
 def reference_ids(inputs, steps):
     """The same decode on a plain Decoder, no server, no store."""
     from ui import context, decoder_handlers
-    from visualizer.decoder import Decoder
+    from visualizer.engine.decoder import Decoder
 
     messages, add_gen, thinking, mode, temperature, top_k, top_p, seed, max_new, top_n = inputs
     decoder = Decoder(context.current().loaded, decoder_handlers.prompt_ids(messages, add_gen, thinking),

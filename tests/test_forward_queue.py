@@ -13,12 +13,12 @@ import pytest
 import torch
 from threads import in_threads, queued_together, wait_until
 
-from visualizer import kvcache
-from visualizer.decoder import Decoder
-from visualizer.forward_queue import ForwardQueue
-from visualizer.sampling import SamplingSettings
-from visualizer.texts import EN
-from visualizer.views import stats_html
+from visualizer.engine import kvcache
+from visualizer.engine.decoder import Decoder
+from visualizer.serving.forward_queue import ForwardQueue
+from visualizer.engine.sampling import SamplingSettings
+from ui.texts import EN
+from ui.views import stats_html
 
 SAMPLED = SamplingSettings(temperature=0.9, top_k=40, top_p=0.95, seed=77)
 TEXTS = ("The capital of France is", "Once upon a time, in a small village by the sea, there lived",

@@ -17,10 +17,10 @@ import pytest
 
 import app_server
 from ui import compare_handlers, context, conversation_handlers, decoder_handlers
-from visualizer.conversation import conversation_json
-from visualizer.presets import preset
-from visualizer.texts import EN, ES
-from visualizer.views import divergence_html, generated_chips_html
+from visualizer.engine.conversation import conversation_json
+from ui.presets import preset
+from ui.texts import EN, ES
+from ui.views import divergence_html, generated_chips_html
 
 STRAWBERRY = "Strawberry, Zyrqel (en)"
 NOTEBOOK_QWEN_COUNT = 47  # the workshop notebook's count for this conversation with Qwen3

@@ -11,12 +11,12 @@ import contextlib
 import pytest
 import torch
 
-from visualizer.branch import DecodeFinished
-from visualizer.decoder import Decoder
-from visualizer.forward_queue import ForwardQueue
-from visualizer.limits import InputError
-from visualizer.lockstep import GREEDY, SAMPLED, Lockstep, first_divergence
-from visualizer.sampling import SamplingSettings
+from visualizer.engine.branch import DecodeFinished
+from visualizer.engine.decoder import Decoder
+from visualizer.serving.forward_queue import ForwardQueue
+from visualizer.engine.limits import InputError
+from visualizer.engine.lockstep import GREEDY, SAMPLED, Lockstep, first_divergence
+from visualizer.engine.sampling import SamplingSettings
 
 STORY = [{"role": "user", "content": "Tell me a short story about a cat."}]
 SHORT_ANSWER = [{"role": "user", "content": "What is 2+2? Answer with one number only."}]

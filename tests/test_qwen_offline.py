@@ -15,7 +15,7 @@ import tiktoken
 import tiktoken.load
 import torch
 
-from visualizer.qwen_offline import (
+from visualizer.engine.qwen_offline import (
     QWEN3_THINKING_SPEC,
     QwenOfflineTokenizer,
     build_tiny_qwen3,

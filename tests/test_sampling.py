@@ -10,10 +10,10 @@ import pytest
 import torch
 from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-from visualizer.limits import InputError
-from visualizer.records import step_record
-from visualizer.sampling import SamplingSettings, distribution, entropy_bits, pick
-from visualizer.template import render_conversation
+from visualizer.engine.limits import InputError
+from visualizer.engine.records import step_record
+from visualizer.engine.sampling import SamplingSettings, distribution, entropy_bits, pick
+from visualizer.engine.template import render_conversation
 
 CONVERSATIONS = [
     [{"role": "user", "content": "If I travel to Madrid in October, should I bring a coat?"}],

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from threads import in_threads
 
-from visualizer.decoder import Decoder
-from visualizer.limits import DEFAULT_NEW_TOKENS, MAX_NEW_TOKENS
-from visualizer.sampling import SamplingSettings
-from visualizer.sessions import SessionStore
-from visualizer.settings import ServerSettings, parse_size
+from visualizer.engine.decoder import Decoder
+from visualizer.engine.limits import DEFAULT_NEW_TOKENS, MAX_NEW_TOKENS
+from visualizer.engine.sampling import SamplingSettings
+from visualizer.serving.sessions import SessionStore
+from visualizer.serving.settings import ServerSettings, parse_size
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLED = SamplingSettings(temperature=1.0, top_k=50, seed=1234)
@@ -29,7 +29,7 @@ def model(request):
     try:
         return request.getfixturevalue("loaded")
     except pytest.FixtureLookupError:
-        from visualizer.models import load_model
+        from visualizer.engine.models import load_model
 
         cache_dir = os.environ.get("LLM_VIZ_CACHE") or REPO / ".cache" / "models"
         return load_model("smollm2", cache_dir=cache_dir, report=lambda message: None)

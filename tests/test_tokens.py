@@ -9,11 +9,11 @@ import os
 
 import pytest
 
-from visualizer.conversation import parse_conversation
-from visualizer.limits import MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_TOTAL_CHARS, InputError
-from visualizer.models import load_model
-from visualizer.template import Injection, Segment, render_conversation, split_markers
-from visualizer.tokens import piece_text, stable_text, token_records
+from visualizer.engine.conversation import parse_conversation
+from visualizer.engine.limits import MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_TOTAL_CHARS, InputError
+from visualizer.engine.models import load_model
+from visualizer.engine.template import Injection, Segment, render_conversation, split_markers
+from visualizer.engine.tokens import piece_text, stable_text, token_records
 
 UNICODE_TEXTS = [
     "😀",

@@ -16,10 +16,11 @@ import pytest
 import torch
 from threads import queued_together
 
-from visualizer import kvcache, zerogpu
-from visualizer.decoder import Decoder
-from visualizer.forward_queue import ForwardQueue
-from visualizer.sampling import SamplingSettings
+from visualizer.engine import kvcache
+from visualizer.serving import zerogpu
+from visualizer.engine.decoder import Decoder
+from visualizer.serving.forward_queue import ForwardQueue
+from visualizer.engine.sampling import SamplingSettings
 
 TEXTS = ("The capital of France is", "Once upon a time, in a small village by the sea, there lived",
          "Write a haiku about tea:")

@@ -8,10 +8,10 @@ What is left out: streaming over the API (/run returns when its n steps are done
 
 import gradio as gr
 
-from visualizer.decoder import Decoder
-from visualizer.limits import InputError, check_max_new_tokens, check_steps, check_top_n
-from visualizer.payloads import decoder_payload, step_payload, tokens_payload
-from visualizer.sampling import SamplingSettings
+from visualizer.engine.decoder import Decoder
+from visualizer.engine.limits import InputError, check_max_new_tokens, check_steps, check_top_n
+from visualizer.engine.payloads import decoder_payload, step_payload, tokens_payload
+from visualizer.engine.sampling import SamplingSettings
 
 from . import context
 from .decoder_handlers import prompt_ids

@@ -9,11 +9,11 @@ import logging
 
 import gradio as gr
 
-from visualizer.charts import next_token_figure
-from visualizer.decoder import Decoder
-from visualizer.limits import InputError, check_max_new_tokens, check_steps, check_top_n
-from visualizer.lockstep import Lockstep, first_divergence
-from visualizer.views import divergence_html, generated_chips_html, status_html
+from ui.charts import next_token_figure
+from visualizer.engine.decoder import Decoder
+from visualizer.engine.limits import InputError, check_max_new_tokens, check_steps, check_top_n
+from visualizer.engine.lockstep import Lockstep, first_divergence
+from ui.views import divergence_html, generated_chips_html, status_html
 
 from . import context
 from .decoder_handlers import prompt_ids, sampling_settings

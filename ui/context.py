@@ -7,9 +7,9 @@ What is left out: anything per user (that lives in the session store, keyed by s
 
 from dataclasses import dataclass
 
-from visualizer.qwen_offline import load_qwen_offline
-from visualizer.sessions import SessionStore
-from visualizer.texts import language_from_header, texts_for
+from visualizer.engine.qwen_offline import load_qwen_offline
+from visualizer.serving.sessions import SessionStore
+from ui.texts import language_from_header, texts_for
 
 _CONTEXT = None
 

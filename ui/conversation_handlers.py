@@ -10,12 +10,12 @@ import tempfile
 
 import gradio as gr
 
-from visualizer.conversation import ROLES, conversation_json, parse_conversation
-from visualizer.limits import MAX_MESSAGES, InputError
-from visualizer.presets import DEFAULT_PRESET_ES, preset
-from visualizer.template import render_conversation
-from visualizer.tokens import token_records
-from visualizer.views import plain_text_html, status_html, token_chips_html
+from visualizer.engine.conversation import ROLES, conversation_json, parse_conversation
+from visualizer.engine.limits import MAX_MESSAGES, InputError
+from ui.presets import DEFAULT_PRESET_ES, preset
+from visualizer.engine.template import render_conversation
+from visualizer.engine.tokens import token_records
+from ui.views import plain_text_html, status_html, token_chips_html
 
 from . import context
 

@@ -14,13 +14,13 @@ import time
 
 import gradio as gr
 
-from visualizer.charts import candidate_label, chart_candidates, next_token_figure, timeline_figure
-from visualizer.conversation import parse_conversation
-from visualizer.decoder import Decoder
-from visualizer.limits import InputError, check_max_new_tokens, check_top_n
-from visualizer.sampling import SamplingSettings
-from visualizer.template import render_conversation
-from visualizer.views import generated_chips_html, output_panel_html, stats_html, status_html, stop_message
+from ui.charts import candidate_label, chart_candidates, next_token_figure, timeline_figure
+from visualizer.engine.conversation import parse_conversation
+from visualizer.engine.decoder import Decoder
+from visualizer.engine.limits import InputError, check_max_new_tokens, check_top_n
+from visualizer.engine.sampling import SamplingSettings
+from visualizer.engine.template import render_conversation
+from ui.views import generated_chips_html, output_panel_html, stats_html, status_html, stop_message
 
 from . import context
 from .conversation_handlers import render_options

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from visualizer.texts import EN, TEXTS
-from visualizer.views import model_badge_html
+from ui.texts import EN, TEXTS
+from ui.views import model_badge_html
 
 from . import api, context, conversation_handlers, decoder_handlers
 from .tabs_decoding import build_decoding_tabs, with_request

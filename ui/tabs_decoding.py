@@ -11,10 +11,10 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from visualizer.limits import DEFAULT_NEW_TOKENS, DEFAULT_TOP_N, MAX_NEW_TOKENS, MAX_TEMPERATURE, MAX_TOP_N
-from visualizer.limits import MIN_TEMPERATURE
-from visualizer.presets import COMPARE_PAIR, preset
-from visualizer.conversation import conversation_json
+from visualizer.engine.limits import DEFAULT_NEW_TOKENS, DEFAULT_TOP_N, MAX_NEW_TOKENS, MAX_TEMPERATURE, MAX_TOP_N
+from visualizer.engine.limits import MIN_TEMPERATURE
+from ui.presets import COMPARE_PAIR, preset
+from visualizer.engine.conversation import conversation_json
 
 from . import compare_handlers, decoder_handlers
 

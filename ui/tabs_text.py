@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from visualizer.conversation import ROLES
-from visualizer.limits import MAX_MESSAGE_CHARS
-from visualizer.presets import DEFAULT_PRESET, PRESETS, preset
+from visualizer.engine.conversation import ROLES
+from visualizer.engine.limits import MAX_MESSAGE_CHARS
+from ui.presets import DEFAULT_PRESET, PRESETS, preset
 
 from . import conversation_handlers as handlers
 

@@ -11,10 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-from .conversation import parse_conversation
-from .limits import DEFAULT_NEW_TOKENS, InputError, check_max_new_tokens, check_temperature, check_top_n, check_top_p
-from .models import DEFAULT_SPEC, DEVICES, DTYPES, ModelLoadError, load_model
-from .payloads import decode_payload, tokens_payload
+from .engine.conversation import parse_conversation
+from .engine.limits import DEFAULT_NEW_TOKENS, InputError, check_max_new_tokens, check_temperature, check_top_n, check_top_p
+from .engine.models import DEFAULT_SPEC, DEVICES, DTYPES, ModelLoadError, load_model
+from .engine.payloads import decode_payload, tokens_payload
 
 EXIT_BAD_INPUT = 2
 

@@ -16,7 +16,7 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from .zerogpu import gpu_forward
+from ..serving.zerogpu import gpu_forward
 
 
 def prefill(model, ids, cache=None):

@@ -8,7 +8,7 @@ What is left out: interactivity (gr.Plot has no click event: the UI picks with a
 
 import plotly.graph_objects as go
 
-from .records import Candidate
+from visualizer.engine.records import Candidate
 
 CHOSEN_COLOR = "#f59e0b"
 SAMPLED_COLOR = "#4f46e5"

@@ -12,7 +12,7 @@ import time
 
 from . import kvcache
 from .branch import Branch
-from .forward_queue import ForwardQueue
+from ..serving.forward_queue import ForwardQueue
 from .limits import DEFAULT_NEW_TOKENS, DEFAULT_TOP_N, InputError, check_token_id
 
 

@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, fields, replace
 
-from .limits import DEFAULT_NEW_TOKENS, MAX_NEW_TOKENS
+from ..engine.limits import DEFAULT_NEW_TOKENS, MAX_NEW_TOKENS
 
 PREFIX = "LLM_VIZ_"
 GIB = 2**30

@@ -17,7 +17,7 @@ import collections
 import contextlib
 import threading
 
-from . import kvcache
+from ..engine import kvcache
 
 DEFAULT_MAX_BATCH = 32  # rows in one batched step; a workshop room steps together
 MAX_PADDING_RATIO = 2.0  # a batch holds at most this many positions (padding included) per real one

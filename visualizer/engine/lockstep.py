@@ -16,7 +16,7 @@ import time
 from . import kvcache
 from .branch import Branch, DecodeFinished
 from .decoder import check_context, require_weights
-from .forward_queue import ForwardQueue
+from ..serving.forward_queue import ForwardQueue
 from .limits import DEFAULT_NEW_TOKENS, DEFAULT_TOP_N, InputError
 from .sampling import SamplingSettings
 
