@@ -9,7 +9,8 @@ import argparse
 import os
 import sys
 
-from visualizer.engine.models import CACHE_ENV, DEFAULT_CACHE_DIR, DEFAULT_SPEC, DEVICES, DTYPES, ModelLoadError, load_model
+from visualizer.engine.models import (CACHE_ENV, DEFAULT_CACHE_DIR, DEFAULT_SPEC, DEVICES, DTYPES, ModelLoadError,
+                                      load_model)
 from visualizer.serving.settings import ServerSettings
 from ui.texts import LANGUAGES
 
@@ -32,9 +33,11 @@ def parse_args(argv=None, environ=os.environ):
 
 
 def create_app(args, settings=None):
-    """Load the model and build the configured gr.Blocks; -> (demo, context)."""
-    from ui import context
+    """Load the model, start the server side (engine, scheduler, sessions), build the UI; -> (demo, ctx)."""
+    from ui.app_context import AppContext
     from ui.layout import build_demo
+    from visualizer.engine.qwen_offline import load_qwen_offline
+    from visualizer.serving.server import Server
 
     settings = settings or ServerSettings.from_env()
     allowed = tuple(spec.strip() for spec in args.allow_models.split(",") if spec.strip()) or settings.allow_models
@@ -42,8 +45,8 @@ def create_app(args, settings=None):
         raise ModelLoadError(f"model {args.model!r} is not in the allow-list ({', '.join(allowed)})")
     loaded = load_model(args.model, args.device, args.dtype, args.tokenizer_only, args.cache_dir,
                         report=lambda message: print(f"[load] {message}", file=sys.stderr, flush=True))
-    ctx = context.configure(loaded, settings, args.lang)
-    return build_demo(ctx, args.cache_dir), ctx
+    ctx = AppContext(Server(loaded, settings), load_qwen_offline(), args.lang, args.cache_dir)
+    return build_demo(ctx), ctx
 
 
 def main(argv=None):

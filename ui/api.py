@@ -1,89 +1,159 @@
 """Named API endpoints for gradio_client, per client session, answering in the CLI's JSON shapes.
 
-/tokens (conversation JSON -> tokens), /start (conversation + sampling -> prompt; resets this
-session's decoder), /step, /force (token id), /undo, /run (n steps); /stats (undocumented) gives the store's figures. Bad input raises
-`gr.Error` with one line; the client sees it as an error with that message.
-What is left out: streaming over the API (/run returns when its n steps are done).
+/tokens (conversation JSON -> tokens; no session), /start (conversation + sampling knobs -> the
+prompt; creates or restarts this client's session), /step, /force (token id), /undo, /run (n steps,
+streamed: each step's payload as it comes, the last one complete; cancelling the job stops it
+within one step). `/start`'s parameters are the contract's (conversation, temperature, top_k, top_p,
+seed, max_new_tokens, top) followed by every other knob of `engine/knobs.py`, so a new knob reaches
+the API without touching this file. A session belongs to the client cookie it was created with
+(gradio_client keeps it from /config); /step and the rest never create one: without a session
+they answer "session expired: call /start". Every limit is the server's (max new tokens
+included). Bad input raises `gr.Error` with one line. /stats (undocumented) gives server figures.
+What is left out: the UI (the tab modules), other areas' endpoints (registered by their modules).
 """
+
+import inspect
 
 import gradio as gr
 
-from visualizer.engine.decoder import Decoder
-from visualizer.engine.limits import InputError, check_max_new_tokens, check_steps, check_top_n
+from visualizer.engine.knobs import KNOB_BY_NAME, KNOBS
+from visualizer.engine.limits import InputError, check_steps
 from visualizer.engine.payloads import decoder_payload, step_payload, tokens_payload
-from visualizer.engine.sampling import SamplingSettings
 
-from . import context
-from .decoder_handlers import prompt_ids
+CONTRACT_KNOBS = ("temperature", "top_k", "top_p")  # /start's positions 2-4, before seed, max_new_tokens, top
 
 
-def api_tokens(conversation: str, add_generation_prompt: bool = True, request: gr.Request = None) -> dict:
-    """Conversation JSON -> {"model", "text", "count", "tokens": [{"id", "text", "special"}]}."""
-    return _guarded(lambda: tokens_payload(context.current().loaded, conversation, None, add_generation_prompt))
+def register(ctx):
+    """Add the endpoints to the gr.Blocks being built (call first: names are taken in order)."""
+    endpoints = Endpoints(ctx)
+    group = dict(concurrency_id="model", concurrency_limit=ctx.settings.concurrency_limit)
+    gr.api(endpoints.tokens, api_name="tokens", concurrency_id="views", concurrency_limit=8)
+    for name in ("start", "step", "force", "undo", "run"):
+        gr.api(getattr(endpoints, name), api_name=name, **group)
+    gr.api(endpoints.stats, api_name="stats", api_visibility="undocumented", concurrency_limit=None)
+    return endpoints
 
 
-def api_start(conversation: str, temperature: float | None = None, top_k: int | None = None,
-              top_p: float | None = None, seed: int = 0, max_new_tokens: int = 256, top: int = 10,
-              request: gr.Request = None) -> dict:
-    """Start (or restart) this session's decoder on a conversation; greedy unless a temperature is given."""
-    def start():
-        ctx = context.current()
-        settings = SamplingSettings.from_user(ctx.loaded.vocab_size, temperature, top_k, top_p, seed)
-        ids = prompt_ids(conversation, True, False)
-        decoder = Decoder(ctx.loaded, ids, settings, check_max_new_tokens(max_new_tokens), check_top_n(top),
-                          forwards=ctx.store.forwards)
-        with ctx.store.use(context.session_key(request)) as session:
-            session.states["decoder"] = decoder
-            decoder.start()
-            return decoder_payload(decoder, [])
-    return _guarded(start)
+class Endpoints:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.start = _start_signature(self._start)
+
+    def tokens(self, conversation: str, add_generation_prompt: bool = True) -> dict:
+        """Conversation JSON -> {"model", "text", "count", "tokens": [{"id", "text", "special"}]}."""
+        def act():
+            workspace = self.ctx.server.new_workspace()
+            workspace.set_conversation(conversation)
+            workspace.set_template(type(workspace.template)(add_generation_prompt=bool(add_generation_prompt)))
+            loaded = self.ctx.loaded
+            return tokens_payload(loaded.name, loaded.tokenizer, workspace.prompt().text)
+        return _answer(act)
+
+    def _start(self, request, conversation, seed=0, max_new_tokens=256, top=10, **knobs):
+        def act():
+            with self._session(request, create=True) as session:
+                workspace = session.workspace
+                workspace.set_conversation(conversation)
+                sampling = workspace.sampling_from_user(seed=seed, **knobs)
+                workspace.configure(sampling, top, max_new_tokens)
+                workspace.drop_decoder()
+                decoder = workspace.decoder()
+                decoder.start()
+                return decoder_payload(self.ctx.loaded.name, decoder, [])
+        return _answer(act)
+
+    def step(self, request: gr.Request) -> dict:
+        """One forward pass; the payload's steps hold this step."""
+        return self._act(request, lambda decoder: [decoder.step()])
+
+    def force(self, token_id: int, request: gr.Request) -> dict:
+        """Append `token_id` as the next token (its record keeps the model's probabilities)."""
+        return self._act(request, lambda decoder: [decoder.force(token_id)])
+
+    def undo(self, request: gr.Request) -> dict:
+        """Take back the last token; "undone" holds its step (null when there was none)."""
+        def act():
+            with self._session(request) as session:
+                decoder = self._decoder(session)
+                record = decoder.undo()
+                return dict(decoder_payload(self.ctx.loaded.name, decoder, []),
+                            undone=step_payload(record) if record else None)
+        return _answer(act)
+
+    def run(self, n: int = 16, request: gr.Request = None):
+        """Up to n steps (fewer if the message ends), streamed; the last answer holds them all."""
+        try:
+            n = check_steps(n, self.ctx.settings.max_new_tokens)
+        except InputError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        records = []
+        while len(records) < n:
+            def one():
+                with self._session(request) as session:
+                    decoder = self._decoder(session)
+                    if not decoder.stop:
+                        records.append(decoder.step(interactive=False))
+                    return decoder_payload(self.ctx.loaded.name, decoder, list(records)), bool(decoder.stop)
+            payload, stopped = _answer(one)
+            yield payload
+            if stopped:
+                return
+
+    def stats(self) -> dict:
+        """Server-wide figures: sessions, pool bytes, evictions, batches (for load tests)."""
+        return self.ctx.server.stats()
+
+    def _act(self, request, action):
+        def act():
+            with self._session(request) as session:
+                decoder = self._decoder(session)
+                return decoder_payload(self.ctx.loaded.name, decoder, action(decoder))
+        return _answer(act)
+
+    def _session(self, request, create=False):
+        return self.ctx.session(request, self.ctx.client_cookie(request), create=create)
+
+    @staticmethod
+    def _decoder(session):
+        decoder = session.workspace.existing_decoder
+        if decoder is None:
+            raise InputError("no decoder in this session: call /start first", "no_decoder")
+        return decoder
 
 
-def api_step(request: gr.Request = None) -> dict:
-    """One forward pass; the payload's steps hold this step."""
-    return _with_decoder(request, lambda decoder: decoder_payload(decoder, [decoder.step()]))
-
-
-def api_force(token_id: int, request: gr.Request = None) -> dict:
-    """Append `token_id` as the next token (its record keeps the model's probabilities)."""
-    return _with_decoder(request, lambda decoder: decoder_payload(decoder, [decoder.force(token_id)]))
-
-
-def api_undo(request: gr.Request = None) -> dict:
-    """Take back the last token; "undone" holds its step (null when there was none)."""
-    def undo(decoder):
-        record = decoder.undo()
-        return dict(decoder_payload(decoder, []), undone=step_payload(record) if record else None)
-    return _with_decoder(request, undo)
-
-
-def api_run(n: int = 16, request: gr.Request = None) -> dict:
-    """Up to n steps (fewer if the message ends)."""
-    return _with_decoder(request, lambda decoder: decoder_payload(decoder, list(decoder.run(check_steps(n)))))
-
-
-def api_stats() -> dict:
-    """Server-wide figures: sessions, cache bytes, evictions, dropped, batches, batched steps (for load tests)."""
-    return context.current().store.stats()
-
-
-ENDPOINTS = {"tokens": api_tokens, "start": api_start, "step": api_step, "force": api_force, "undo": api_undo,
-             "run": api_run}
-UNDOCUMENTED_ENDPOINTS = {"stats": api_stats}
-
-
-def _with_decoder(request, action):
-    def act():
-        with context.current().store.use(context.session_key(request)) as session:
-            decoder = session.states.get("decoder")
-            if decoder is None:
-                raise InputError("no decoder in this session: call /start first")
-            return action(decoder)
-    return _guarded(act)
-
-
-def _guarded(action):
+def _answer(action):
     try:
         return action()
     except InputError as error:
         raise gr.Error(str(error), print_exception=False) from None
+
+
+def _start_signature(implementation):
+    """/start as Gradio documents it: the contract's parameters, then every other knob, then the request."""
+    knob_names = list(CONTRACT_KNOBS) + [knob.name for knob in KNOBS if knob.name not in CONTRACT_KNOBS]
+
+    def start(*args):
+        *values, request = args
+        named = dict(zip(parameters, values))
+        knobs = {name: named.pop(name) for name in knob_names}
+        return implementation(request, **named, **knobs)
+
+    optional_number = float | None
+    param = inspect.Parameter
+    fixed = [param("conversation", param.POSITIONAL_OR_KEYWORD, annotation=str)]
+    fixed += [param(name, param.POSITIONAL_OR_KEYWORD, default=None,
+                    annotation=int | None if KNOB_BY_NAME[name].kind is int else optional_number)
+              for name in CONTRACT_KNOBS]
+    fixed += [param("seed", param.POSITIONAL_OR_KEYWORD, default=0, annotation=int),
+              param("max_new_tokens", param.POSITIONAL_OR_KEYWORD, default=256, annotation=int),
+              param("top", param.POSITIONAL_OR_KEYWORD, default=10, annotation=int)]
+    fixed += [param(name, param.POSITIONAL_OR_KEYWORD, default=None,
+                    annotation=int | None if KNOB_BY_NAME[name].kind is int else optional_number)
+              for name in knob_names if name not in CONTRACT_KNOBS]
+    parameters = [p.name for p in fixed]
+    start.__signature__ = inspect.Signature(fixed + [param("request", param.POSITIONAL_OR_KEYWORD, annotation=gr.Request)],
+                                            return_annotation=dict)
+    start.__doc__ = ("Start (or restart) this session's decoder on a conversation; greedy unless a temperature "
+                     "is given. Knobs: " + ", ".join(knob_names) + ".")
+    start.__name__ = "start"
+    return start

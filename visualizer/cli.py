@@ -1,8 +1,9 @@
 """Headless CLI: `python -m visualizer tokens|decode ... --json` (a contract for scripts and tests).
 
 `tokens` renders a conversation (or takes text as is) and lists its tokens; `decode` steps the
-engine and prints every step's chosen token with the top candidates. Bad input ends with exit
-status 2 and one line on stderr, never a traceback.
+engine and prints every step's chosen token with the top candidates. The sampling flags come from
+the knob table (`engine/knobs.py`). Bad input ends with exit status 2 and one line on stderr,
+never a traceback. The CLI is a thin adapter over `engine.workspace.Workspace`, like the web app.
 What is left out: interactive stepping (that is the web app's job).
 """
 
@@ -12,9 +13,12 @@ import sys
 from pathlib import Path
 
 from .engine.conversation import parse_conversation
-from .engine.limits import DEFAULT_NEW_TOKENS, InputError, check_max_new_tokens, check_temperature, check_top_n, check_top_p
+from .engine.engine import Engine
+from .engine.knobs import KNOBS
+from .engine.limits import DEFAULT_NEW_TOKENS, InputError, check_max_new_tokens, check_seed, check_top_n
 from .engine.models import DEFAULT_SPEC, DEVICES, DTYPES, ModelLoadError, load_model
-from .engine.payloads import decode_payload, tokens_payload
+from .engine.payloads import decoder_payload, tokens_payload
+from .engine.workspace import TemplateOptions, Workspace
 
 EXIT_BAD_INPUT = 2
 
@@ -40,13 +44,12 @@ def build_parser():
     decode = commands.add_parser("decode", help="step the model on a conversation")
     _add_model_flags(decode)
     decode.add_argument("--messages", metavar="FILE|-", required=True)
-    decode.add_argument("--steps", type=int, default=DEFAULT_NEW_TOKENS, help="max new tokens")
+    decode.add_argument("--steps", type=str, default=str(DEFAULT_NEW_TOKENS), help="max new tokens")
     decode.add_argument("--greedy", action="store_true", help="argmax (the default without --temperature)")
-    decode.add_argument("--temperature", type=float)
-    decode.add_argument("--top-k", type=int)
-    decode.add_argument("--top-p", type=float)
-    decode.add_argument("--seed", type=int, default=0)
-    decode.add_argument("--top", type=int, default=10, help="candidates listed per step")
+    for knob in KNOBS:
+        decode.add_argument(knob.flag, dest=knob.name, type=str, help=f"{knob.stage}; {knob.off:g} = off")
+    decode.add_argument("--seed", type=str, default="0")
+    decode.add_argument("--top", type=str, default="10", help="candidates listed per step")
     decode.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -73,21 +76,27 @@ def _add_model_flags(parser):
 
 
 def _run(args):
+    messages = _read_messages(args.messages) if args.messages is not None else None
     if args.command == "tokens":
-        messages = _read_messages(args.messages) if args.messages is not None else None
         loaded = _load(args, tokenizer_only=args.tokenizer_only)
-        return tokens_payload(loaded, messages, args.text, add_generation_prompt=not args.no_generation_prompt)
-    messages = _read_messages(args.messages)
-    # Check what needs no model first, so bad flags fail fast.
+        workspace = Workspace(loaded, messages=messages,
+                              template=TemplateOptions(add_generation_prompt=not args.no_generation_prompt))
+        text = workspace.prompt().text if messages is not None else args.text
+        return tokens_payload(loaded.name, loaded.tokenizer, text)
     if args.greedy and args.temperature is not None:
         raise InputError("--greedy and --temperature exclude each other")
-    check_temperature(args.temperature)
-    check_top_p(args.top_p)
-    check_top_n(args.top)
-    check_max_new_tokens(args.steps)
+    knobs = {knob.name: getattr(args, knob.name) for knob in KNOBS}
+    # Check what needs no model first, so bad flags fail fast (top-k's upper bound needs the vocabulary).
+    top_n, steps, _ = check_top_n(args.top), check_max_new_tokens(args.steps), check_seed(args.seed)
+    for knob in KNOBS:
+        if knob.high is not None:
+            knob.check(knobs[knob.name])
     loaded = _load(args, tokenizer_only=False)
-    settings = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
-    return decode_payload(loaded, messages, settings, max_new_tokens=args.steps, top_n=args.top)
+    workspace = Workspace(loaded, Engine.create(loaded), messages=messages)
+    workspace.configure(workspace.sampling_from_user(seed=args.seed, **knobs), top_n, steps)
+    decoder = workspace.decoder()
+    records = list(decoder.run())
+    return decoder_payload(loaded.name, decoder, records)
 
 
 def _read_messages(path):

@@ -1,19 +1,17 @@
-"""One line of generated tokens: its settings, its own seeded generator, its records.
+"""One line of generated tokens: its settings, its seeded noise, its records, its place in the KV pool.
 
-A `Branch` decides the next token from a row of logits (sampled, greedy or forced) and keeps
-what is needed to take a choice back exactly: the generator's state before each pick, so that
-undo followed by step draws the same token again. Caches and forward passes are not its
-business: `decoder.py` (one branch) and `lockstep.py` (two branches, one batch) drive them.
+A `Branch` is what a step advances: the prompt, the chosen ids so far, the logits for the next
+position (on the model's device), the pool handle holding their keys and values, and what is
+needed to take a choice back exactly (the generator's state before each pick, so that undo
+followed by step draws the same token again). Choosing and feeding tokens for many branches at
+once is `stepper.py`'s job; `decoder.py` (one branch) and `lockstep.py` (two) drive branches.
 What is left out: beam search and anything that needs several candidates per position.
 """
-
-import time
 
 import torch
 
 from .limits import InputError
-from .records import step_record
-from .sampling import SamplingSettings, distribution, new_generator, pick
+from .sampling import Noise, SamplingSettings
 
 
 class DecodeFinished(InputError):
@@ -21,62 +19,61 @@ class DecodeFinished(InputError):
 
 
 class Branch:
-    def __init__(self, tokenizer, eos_ids, settings=None, max_new_tokens=256, top_n=10):
+    def __init__(self, tokenizer, prompt_ids, settings=None, max_new_tokens=256, top_n=10):
+        if not prompt_ids:
+            raise InputError("the prompt is empty: there is nothing to continue")
         self.tokenizer = tokenizer
-        self.eos_ids = frozenset(eos_ids)
+        self.eos_ids = frozenset(tokenizer.eos_ids)
+        self.prompt_ids = list(prompt_ids)
         self.settings = settings or SamplingSettings()
         self.max_new_tokens = max_new_tokens
         self.top_n = top_n
-        self.generator = new_generator(self.settings.seed)
+        self.noise = Noise(self.settings.seed)
         self.generated = []  # chosen ids
         self.records = []  # one StepRecord per chosen id
         self._rng_before = []  # generator state before each pick, for exact undo
         self._redo = []  # (StepRecord, generator state after it), newest last
+        self._restored_forced = []  # forced flags of restored ids whose records are not rebuilt yet
+        self.handle = None  # KV pool handle holding ids[:-0]: all ids fed so far
+        self.logits = None  # (vocab,) float32 on the model's device: the next position's logits
+
+    @property
+    def ids(self):
+        return self.prompt_ids + self.generated
 
     @property
     def stop(self):
-        return self.records[-1].stop if self.records else None
+        """"eos", "max_tokens" or None: why this branch takes no more steps."""
+        if self.generated and self.generated[-1] in self.eos_ids:
+            return "eos"
+        if len(self.generated) >= self.max_new_tokens:
+            return "max_tokens"
+        return None
+
+    @property
+    def ready(self):
+        """Whether its keys and values are in the pool (else it must be rebuilt from its ids)."""
+        return self.handle is not None and self.logits is not None
+
+    def check_can_step(self):
+        if self.stop:
+            raise DecodeFinished(f"the message has ended ({self.stop}): undo or reset to go on")
 
     def use_settings(self, settings):
         """New settings apply from the next pick; a new seed restarts the generator."""
         if settings.seed != self.settings.seed:
-            self.generator = new_generator(settings.seed)
+            self.noise = Noise(settings.seed)
         self.settings = settings
 
-    def choose(self, logits, forced_id=None):
-        """logits (vocab,) -> (chosen id, Distribution). Raises DecodeFinished after a stop."""
-        if self.stop:
-            raise DecodeFinished(f"the message has ended ({self.stop}): undo or reset to go on")
-        dist = distribution(logits, self.settings)
-        self._pending_rng = self.generator.get_state()
-        chosen = forced_id if forced_id is not None else pick(dist, self.settings, self.generator)
-        return chosen, dist
-
-    def commit(self, chosen, dist, forced, cache_before, cache_after, started, batch_rows=1):
-        """Record the pick made by the last `choose`, once its token is in the cache; `batch_rows`:
-        the rows of the forward pass that fed it."""
-        stop = "eos" if chosen in self.eos_ids else None
-        if stop is None and len(self.generated) + 1 >= self.max_new_tokens:
-            stop = "max_tokens"
-        record = step_record(
-            self.tokenizer, dist, chosen, self.top_n,
-            index=len(self.generated) + 1, forced=forced, greedy=self.settings.greedy,
-            cache_before=cache_before, cache_after=cache_after,
-            ms=(time.perf_counter() - started) * 1000.0, stop=stop, batch_rows=batch_rows,
-        )
-        self.generated.append(chosen)
+    def commit(self, record, sampled, vocab_size):
+        """Keep a pick made by the stepper, once its token is in the pool. `sampled`: it was drawn
+        (the generator moves past its noise); forced and greedy picks leave the generator alone."""
+        self._rng_before.append(self.noise.state())
+        if sampled:
+            self.noise.consume(vocab_size)
+        self.generated.append(record.id)
         self.records.append(record)
-        self._rng_before.append(self._pending_rng)
         self._redo.clear()
-        return record
-
-    def preview(self, logits):
-        """The distribution for the next position, with nothing chosen (a record with id -1)."""
-        dist = distribution(logits, self.settings)
-        return step_record(
-            self.tokenizer, dist, -1, self.top_n, index=0, forced=False, greedy=self.settings.greedy,
-            cache_before=0, cache_after=0, ms=0.0,
-        )
 
     def pop(self):
         """Take the last choice back; returns its record (None when nothing was generated)."""
@@ -84,8 +81,10 @@ class Branch:
             return None
         record = self.records.pop()
         self.generated.pop()
-        self._redo.append((record, self.generator.get_state()))
-        self.generator.set_state(self._rng_before.pop())
+        self._redo.append((record, self.noise.state()))
+        state = self._rng_before.pop()
+        if state is not None:  # None: a restored pick whose generator state was not saved
+            self.noise.set_state(state)
         return record
 
     def unpop(self):
@@ -93,30 +92,52 @@ class Branch:
         if not self._redo:
             return None
         record, rng_after = self._redo.pop()
-        self._rng_before.append(self.generator.get_state())
-        self.generator.set_state(rng_after)
+        self._rng_before.append(self.noise.state())
+        self.noise.set_state(rng_after)
         self.generated.append(record.id)
         self.records.append(record)
         return record
-
-    def generator_state(self):
-        """The generator's state as bytes (about 5 KB), to save outside the server."""
-        return bytes(self.generator.get_state().tolist())
-
-    def restore_generator(self, state):
-        """Undo `generator_state`; a state of the wrong size is refused (InputError)."""
-        current = self.generator.get_state()
-        if len(state) != current.numel():
-            raise InputError("the saved sampling state does not fit this server")
-        self.generator.set_state(torch.tensor(list(state), dtype=torch.uint8))
 
     def clear(self):
         self.generated.clear()
         self.records.clear()
         self._rng_before.clear()
         self._redo.clear()
-        self.generator = new_generator(self.settings.seed)
+        self._restored_forced.clear()
+        self.noise = Noise(self.settings.seed)
+
+    def restore(self, generated, forced=(), generator_state=None):
+        """Earlier choices (a saved state): the ids now, their records when the pool row is rebuilt
+        (`stepper.prefill(..., rebuild_records=True)`). Their generator states before each pick were
+        not saved: undoing past them keeps the current generator."""
+        self.clear()
+        self.generated = list(generated)
+        self._restored_forced = [bool(flag) for flag in forced] + [True] * (len(generated) - len(forced))
+        self._rng_before = [None] * len(generated)
+        if generator_state is not None:
+            self.restore_generator(generator_state)
+
+    def was_forced(self, index):
+        """Whether the `index`-th (1-based) restored id had been forced."""
+        return self._restored_forced[index - 1]
+
+    def restore_records(self, records):
+        self.records = list(records)
+        self._restored_forced = []
+
+    def generator_state(self):
+        """The generator's state as bytes (about 5 KB), to save outside the server."""
+        return bytes(self.noise.state().tolist())
+
+    def restore_generator(self, state):
+        """Undo `generator_state`; a state of the wrong size is refused (InputError)."""
+        current = self.noise.state()
+        if len(state) != current.numel():
+            raise InputError("the saved sampling state does not fit this server")
+        self.noise.set_state(torch.tensor(list(state), dtype=torch.uint8))
 
     def nbytes(self):
-        """Memory held for exact undo (generator states), besides the records."""
-        return sum(state.numel() for state in self._rng_before) + sum(s.numel() for _, s in self._redo)
+        """Host memory held for exact undo (generator states) and the next logits, besides the pool."""
+        states = sum(s.numel() for s in self._rng_before if s is not None) + sum(s.numel() for _, s in self._redo)
+        logits = self.logits.numel() * self.logits.element_size() if self.logits is not None else 0
+        return states + logits

@@ -1,62 +1,40 @@
-"""Named limits on user input, and the one place where input is checked against them.
+"""Named limits on user input, and the one place where input numbers and texts are checked.
 
-Every number a user can type (conversation size, sampling settings, step counts, forced ids)
-passes through here before it reaches the engine, so the CLI, the web app and the API refuse
-the same things with the same words. Errors are `InputError`s carrying one readable line.
-What is left out: limits on server resources (sessions, memory) live in `sessions.py`.
+Every number a user can type (step counts, seeds, forced ids, sampling knobs through `knobs.py`)
+and every text field passes through here before it reaches the engine, so the CLI, the web app
+and the API refuse the same things with the same words. Errors are `InputError`s carrying one
+readable line. Numbers must be written with ASCII digits: `int("٣")` is 3 in Python, but a typed
+Arabic-Indic three or a superscript two is text, not an id.
+What is left out: limits on server resources (sessions, memory, request sizes) live in `serving/`.
 """
 
 import math
+import re
 
 MAX_MESSAGES = 64
 MAX_MESSAGE_CHARS = 8_000
 MAX_TOTAL_CHARS = 32_000
+MAX_PROMPT_TOKENS = 8_192  # a rendered conversation longer than this is refused before any forward pass
 MAX_NEW_TOKENS = 1_024
 DEFAULT_NEW_TOKENS = 256
 MAX_STEPS_PER_CALL = MAX_NEW_TOKENS
 DEFAULT_TOP_N = 10
 MAX_TOP_N = 50
-MIN_TEMPERATURE = 0.01
-MAX_TEMPERATURE = 5.0
 MAX_SEED = 2**63 - 1
+MAX_TYPED_CHARS = 200  # a typed token or number
+
+_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+_DECIMAL = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 
 
 class InputError(ValueError):
-    """Bad input from a user: the message is one line, fit to show as is."""
+    """Bad input from a user: the message is one English line, fit to show as is; `code` and `params`
+    let a UI say the same in another language (its template for the code, filled with the params)."""
 
-
-def check_temperature(value):
-    """None means greedy; otherwise a float in [MIN_TEMPERATURE, MAX_TEMPERATURE]."""
-    if value is None:
-        return None
-    value = _as_float(value, "temperature")
-    if not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
-        raise InputError(
-            f"temperature must be between {MIN_TEMPERATURE} and {MAX_TEMPERATURE} (got {value:g})"
-        )
-    return value
-
-
-def check_top_p(value):
-    """None or 1.0 means off; otherwise a float in (0, 1]."""
-    if value is None:
-        return None
-    value = _as_float(value, "top-p")
-    if not 0.0 < value <= 1.0:
-        raise InputError(f"top-p must be in (0, 1] (got {value:g})")
-    return None if value == 1.0 else value
-
-
-def check_top_k(value, vocab_size):
-    """None or 0 means off; otherwise an int in [1, vocab_size]."""
-    if value is None:
-        return None
-    value = _as_int(value, "top-k")
-    if value == 0:
-        return None
-    if not 1 <= value <= vocab_size:
-        raise InputError(f"top-k must be between 1 and the vocabulary size {vocab_size} (got {value})")
-    return value
+    def __init__(self, message, code=None, **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 def check_seed(value):
@@ -71,42 +49,68 @@ def check_steps(value, limit=MAX_STEPS_PER_CALL):
     return _int_in_range(value, "steps", 1, limit)
 
 
-def check_max_new_tokens(value):
-    return _int_in_range(value, "max new tokens", 1, MAX_NEW_TOKENS, default=DEFAULT_NEW_TOKENS)
+def check_max_new_tokens(value, limit=MAX_NEW_TOKENS):
+    """A whole number in [1, limit]; `limit` is the server's own cap where it has one."""
+    return _int_in_range(value, "max new tokens", 1, limit, default=min(DEFAULT_NEW_TOKENS, limit))
 
 
 def check_token_id(value, vocab_size):
     return _int_in_range(value, "token id", 0, vocab_size - 1)
 
 
-def _int_in_range(value, name, low, high, default=None):
-    """None -> default (when there is one); else a whole number in [low, high] or InputError."""
-    if value is None and default is not None:
-        return default
-    value = _as_int(value, name)
-    if not low <= value <= high:
-        raise InputError(f"{name} must be between {low} and {high} (got {value})")
+def check_text(value, name, limit):
+    """A text field: str, at most `limit` characters, no unpaired surrogates (they are not text)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be text")
+    if len(value) > limit:
+        raise InputError(f"{name} is too long: {len(value)} characters (at most {limit})")
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        raise InputError(f"{name} holds an unpaired surrogate, which is not valid text")
     return value
 
 
-def _as_float(value, name):
+def is_ascii_integer(text):
+    return bool(_INTEGER.match(text.strip()))
+
+
+def as_float(value, name):
+    if isinstance(value, bool):
+        raise InputError(f"{name} must be a number (got {value!r})")
+    if isinstance(value, str):
+        if not _DECIMAL.match(value.strip()):
+            raise InputError(f"{name} must be a number written with the digits 0-9 (got {value[:40]!r})")
+        value = value.strip()
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number (got {value!r:.40})") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{name} must be a number (got {str(value)[:40]!r})") from None
     if not math.isfinite(number):
-        raise InputError(f"{name} must be a finite number (got {value!r:.40})")
+        raise InputError(f"{name} must be a finite number (got {str(value)[:40]!r})")
     return number
 
 
-def _as_int(value, name):
+def as_int(value, name):
     if isinstance(value, bool):
         raise InputError(f"{name} must be a whole number (got {value!r})")
     if isinstance(value, float):
         if not value.is_integer():
             raise InputError(f"{name} must be a whole number (got {value:g})")
         return int(value)
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a whole number (got {value!r:.40})") from None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()[:MAX_TYPED_CHARS]
+    if not _INTEGER.match(text):
+        raise InputError(f"{name} must be a whole number written with the digits 0-9 (got {text[:40]!r})")
+    return int(text)
+
+
+def _int_in_range(value, name, low, high, default=None):
+    """None -> default (when there is one); else a whole number in [low, high] or InputError."""
+    if value is None and default is not None:
+        return default
+    value = as_int(value, name)
+    if not low <= value <= high:
+        raise InputError(f"{name} must be between {low} and {high} (got {value})")
+    return value

@@ -1,26 +1,20 @@
-"""Greedy and sampled side by side: two branches of one prompt, decoded in lockstep.
+"""Branches side by side, decoded in lockstep: greedy vs sampled, prompt A vs prompt B.
 
-`Lockstep` prefills the prompt once, forks the cache into a batch of two rows (row 0 greedy,
-row 1 with the given sampling settings), and each `step` lets every live branch pick from its
-own logits row, then feeds both picks in ONE batched forward pass. Batching changes nothing:
-each row sees exactly what a lone `Decoder` with the same settings would. When a branch stops
-(eos or max tokens) its row leaves the batch and the other goes on alone. As in `Decoder`, the
-cache is derived state: `evict` drops it and the next action rebuilds it from the token ids.
+`Lockstep.greedy_vs_sampled` prefills the prompt once and forks the row for the sampled branch
+(the prompt's full pages are shared, not copied); `Lockstep.a_vs_b` holds two prompts, both greedy.
+Each `step` lets every live branch pick from its own logits and feeds all picks in ONE forward
+pass. Batching changes nothing: each row sees exactly what a lone `Decoder` with the same settings
+would. A branch that stopped (end marker or max tokens) leaves the pass; the others go on. As in `Decoder`, the pool rows
+are derived state: `evict` gives them back and the next action rebuilds them from the ids.
 `first_divergence` finds where two id sequences part (greedy vs sampled, prompt A vs prompt B).
-What is left out: undo/redo and forced tokens (see `decoder.py`), locking between users and
-memory limits (see `sessions.py`), and padding (live rows always share a length).
+What is left out: undo and forced tokens (see `decoder.py`).
 """
 
-import time
-
-from . import kvcache
 from .branch import Branch, DecodeFinished
-from .decoder import check_context, require_weights
-from ..serving.forward_queue import ForwardQueue
-from .limits import DEFAULT_NEW_TOKENS, DEFAULT_TOP_N, InputError
+from .engine import check_context, require_weights
+from .limits import DEFAULT_NEW_TOKENS, DEFAULT_TOP_N
 from .sampling import SamplingSettings
-
-GREEDY, SAMPLED = 0, 1
+from .stepper import Advance, Feed, preview_record, release
 
 
 def first_divergence(ids_a, ids_b):
@@ -35,137 +29,105 @@ def first_divergence(ids_a, ids_b):
 
 
 class Lockstep:
-    def __init__(self, loaded, prompt_ids, sampled_settings, max_new_tokens=DEFAULT_NEW_TOKENS,
-                 top_n=DEFAULT_TOP_N, forwards=None):
-        require_weights(loaded)
-        if not prompt_ids:
-            raise InputError("the prompt is empty: there is nothing to continue")
-        check_context(loaded, len(prompt_ids), max_new_tokens)
-        self.loaded = loaded
-        self.prompt_ids = list(prompt_ids)
-        tokenizer, eos_ids = loaded.tokenizer, loaded.tokenizer.eos_ids
-        self._branches = (
-            Branch(tokenizer, eos_ids, SamplingSettings(), max_new_tokens, top_n),
-            Branch(tokenizer, eos_ids, sampled_settings, max_new_tokens, top_n),
-        )
-        # Turns at the model; a server passes the one all its users share. A pair holds it alone.
-        self.forwards = forwards if forwards is not None else ForwardQueue()
-        self.cache = None  # one batch row per live branch, in `rows` order
-        self.rows = []  # branch index of each cache row
-        self.next_logits = None  # (len(rows), vocab) logits for the position after each row's last id
+    """Several branches stepped together, one forward pass per step: `greedy_vs_sampled` (one prompt,
+    two settings) or `a_vs_b` (two prompts, greedy)."""
 
-    @property
-    def branches(self):
-        return self._branches
+    def __init__(self, engine, rows, max_new_tokens=DEFAULT_NEW_TOKENS, top_n=DEFAULT_TOP_N):
+        """rows: [(prompt ids, SamplingSettings)], one branch each."""
+        require_weights(engine.loaded)
+        for prompt_ids, _ in rows:
+            check_context(engine.loaded, len(prompt_ids), max_new_tokens)
+        self.engine = engine
+        self.branches = tuple(Branch(engine.tokenizer, ids, settings, max_new_tokens, top_n) for ids, settings in rows)
+
+    @classmethod
+    def greedy_vs_sampled(cls, engine, prompt_ids, sampled_settings, max_new_tokens=DEFAULT_NEW_TOKENS,
+                          top_n=DEFAULT_TOP_N):
+        """Row 0 greedy, row 1 sampled; both take the sampled settings' knobs (processors such as the
+        repetition penalty apply to greedy too, as in `generate`)."""
+        return cls(engine, [(prompt_ids, _with_greedy(sampled_settings, True)),
+                            (prompt_ids, _with_greedy(sampled_settings, False))], max_new_tokens, top_n)
+
+    @classmethod
+    def a_vs_b(cls, engine, ids_a, ids_b, max_new_tokens=DEFAULT_NEW_TOKENS, top_n=DEFAULT_TOP_N):
+        return cls(engine, [(ids_a, SamplingSettings()), (ids_b, SamplingSettings())], max_new_tokens, top_n)
 
     @property
     def divergence(self):
-        """Index among generated tokens where greedy and sampled first differ, or None."""
-        return first_divergence(self._branches[GREEDY].generated, self._branches[SAMPLED].generated)
+        """Index among generated tokens where the first two branches first differ, or None."""
+        return first_divergence(self.branches[0].generated, self.branches[1].generated)
 
     @property
     def finished(self):
-        return all(branch.stop for branch in self._branches)
-
-    def ids(self, branch):
-        return self.prompt_ids + self._branches[branch].generated
-
-    def logits(self, branch):
-        """(vocab,) logits for the branch's next position, or None once it has stopped."""
-        self._ensure_cache()
-        return self.next_logits[self.rows.index(branch)] if branch in self.rows else None
-
-    def cache_length(self):
-        return kvcache.length(self.cache)
+        return all(branch.stop for branch in self.branches)
 
     def nbytes(self):
-        return kvcache.nbytes(self.cache) + sum(branch.nbytes() for branch in self._branches)
+        pool = self.engine.pool
+        return sum((pool.nbytes(b.handle) if b.handle is not None else 0) + b.nbytes() for b in self.branches)
 
     def start(self):
-        """Prefill (if not done yet); a preview record per branch (None for a stopped one)."""
+        """Prefill (if not done yet); a preview record per branch."""
         return self.preview()
 
     def preview(self):
-        self._ensure_cache()
-        return tuple(
-            self._branches[b].preview(self.logits(b)) if b in self.rows else None for b in (GREEDY, SAMPLED)
-        )
+        self._ensure_ready()
+        return tuple(preview_record(branch) for branch in self.branches)
 
-    def step(self):
-        """Both live branches pick, one batched forward. Returns (greedy record, sampled record),
-        None in the place of a branch that had already stopped."""
-        self._ensure_cache()
-        if not self.rows:
+    def step(self, interactive=True):
+        """Every live branch picks, one forward pass. Returns a record per branch, None in the place
+        of a branch that had already stopped. `interactive=False`: part of a run (see Decoder.step)."""
+        live = [branch for branch in self.branches if not branch.stop]
+        if not live:
             raise DecodeFinished("both messages have ended: reset to go on")
-        started = time.perf_counter()
-        picks = [self._branches[b].choose(self.next_logits[r]) for r, b in enumerate(self.rows)]
-        cache_before = self.cache_length()
-        with self.forwards.exclusive():
-            self.next_logits = kvcache.step(self.loaded.model, self.cache, [chosen for chosen, _ in picks])
-        records = [None, None]  # each record's ms is the time of the whole paired step
-        for b, (chosen, dist) in zip(self.rows, picks):
-            records[b] = self._branches[b].commit(chosen, dist, False, cache_before, self.cache_length(), started,
-                                                  batch_rows=len(picks))
-        self._drop_stopped()
-        return tuple(records)
+        self._ensure_ready()
+        records = self.engine.turns.advance([Advance(branch) for branch in live], interactive)
+        by_branch = dict(zip(map(id, live), records))
+        return tuple(by_branch.get(id(branch)) for branch in self.branches)
 
     def run(self, max_steps=None):
-        """Yield record pairs until both messages end or `max_steps` are taken."""
+        """Yield record tuples until every message ends or `max_steps` are taken."""
         taken = 0
         while not self.finished and (max_steps is None or taken < max_steps):
-            yield self.step()
+            yield self.step(interactive=False)
             taken += 1
 
+    def use_settings(self, settings=None, top_n=None, max_new_tokens=None):
+        """As `Decoder.use_settings`, for every branch; each keeps its own greedy/sampled choice."""
+        for branch in self.branches:
+            if settings is not None:
+                branch.use_settings(_with_greedy(settings, branch.settings.greedy))
+            if top_n is not None:
+                branch.top_n = top_n
+            if max_new_tokens is not None:
+                check_context(self.engine.loaded, len(branch.prompt_ids), max_new_tokens)
+                branch.max_new_tokens = max_new_tokens
+
     def reset(self):
-        """Back to the prompt alone in both rows, generators reseeded."""
-        generated = any(branch.generated for branch in self._branches)
-        for branch in self._branches:
+        """Back to the prompts alone, generators reseeded."""
+        rewinds = [Feed(b, b.prompt_ids[-1], len(b.prompt_ids) - 1) for b in self.branches if b.generated and b.ready]
+        for branch in self.branches:
             branch.clear()
-        if not generated or self.cache is None:
-            self.evict()  # nothing kept worth cropping: the next action prefills the prompt
-            return
-        # Crop to the prompt less its last id and feed that id again: this restores the logits too.
-        kvcache.crop(self.cache, self.cache_length() - (len(self.prompt_ids) - 1))
-        with self.forwards.exclusive():
-            self.next_logits = kvcache.step(self.loaded.model, self.cache, [self.prompt_ids[-1]] * len(self.rows))
-        if len(self.rows) == 1:
-            self.cache = kvcache.fork(self.cache, copies=2)
-            self.next_logits = self.next_logits.repeat(2, 1)
-        self.rows = [GREEDY, SAMPLED]
+        if rewinds:
+            self.engine.turns.advance(rewinds)
 
     def evict(self):
-        """Drop the cache; the next action rebuilds it from the ids."""
-        self.cache = None
-        self.rows = []
-        self.next_logits = None
+        """Give the pool rows back; the next action rebuilds them from the ids."""
+        for branch in self.branches:
+            release(self.engine.runner, branch)
 
-    def _drop_stopped(self):
-        keep = [r for r, b in enumerate(self.rows) if not self._branches[b].stop]
-        if len(keep) == len(self.rows):
-            return
-        if not keep:
-            self.evict()  # both ended: nothing left to feed
-            return
-        kvcache.keep_rows(self.cache, keep)
-        self.next_logits = self.next_logits[keep]
-        self.rows = [self.rows[r] for r in keep]
-
-    def _ensure_cache(self):
-        """Build the cache from the ids: the shared prefix once, forked, then each row's own tail."""
-        live = [b for b in (GREEDY, SAMPLED) if not self._branches[b].stop]
-        if self.cache is not None or not live:
-            return
-        rows = [self.ids(b) for b in live]
-        shared = len(rows[0]) if len(rows) == 1 else first_divergence(*rows)
-        shared = len(rows[0]) if shared is None else shared  # identical rows (e.g. a fresh start)
-        with self.forwards.exclusive():
-            logits, cache = kvcache.prefill(self.loaded.model, rows[0][:shared])
-            if len(rows) > 1:
-                cache = kvcache.fork(cache, copies=len(rows))
-                logits = logits.unsqueeze(0).repeat(len(rows), 1)
-                if shared < len(rows[0]):
-                    logits = kvcache.extend(self.loaded.model, cache, [row[shared:] for row in rows])
+    def _ensure_ready(self):
+        """Rebuild missing rows; a row whose ids equal a ready row's is a fork of it (shared pages)."""
+        for branch in self.branches:
+            if branch.ready:
+                continue
+            twin = next((other for other in self.branches if other.ready and other.ids == branch.ids), None)
+            if twin is None:
+                self.engine.turns.prefill(branch)
             else:
-                logits = logits.unsqueeze(0)
-        self.cache, self.rows, self.next_logits = cache, live, logits
+                release(self.engine.runner, branch)
+                branch.handle = self.engine.turns.call(lambda: self.engine.pool.fork(twin.handle))
+                branch.logits = twin.logits
 
+
+def _with_greedy(settings, greedy):
+    return SamplingSettings(greedy=greedy, seed=settings.seed, knobs=settings.knobs)

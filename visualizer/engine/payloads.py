@@ -2,30 +2,18 @@
 
 `tokens_payload` -> {"model", "text", "count", "tokens": [{"id", "text", "special"}]}
 `step_payload`   -> {"id", "text", "prob", "top": [...], "top_raw": [...], "ms"} (+ extras)
-`decode_payload` -> {"model", "prompt_tokens", "steps", "ids", "text", "stop"}
-What is left out: HTML and figures (see `views.py`, `charts.py`).
+`decoder_payload` -> {"model", "prompt_tokens", "steps", "ids", "text", "stop"}
+All are pure functions of records and decode states.
+What is left out: HTML and figures (the UI's `views.py`, `charts.py`).
 """
 
-from .conversation import parse_conversation
-from .decoder import Decoder
-from .sampling import SamplingSettings
-from .template import render_conversation
 from .tokens import token_records
 
 
-def prompt_text(loaded, messages, add_generation_prompt=True, **options):
-    """A conversation (list or JSON text) rendered with the chat template."""
-    messages = parse_conversation(messages)
-    return render_conversation(loaded.tokenizer, messages, add_generation_prompt, **options).text
-
-
-def tokens_payload(loaded, messages=None, text=None, add_generation_prompt=True, **options):
-    """Tokens of a conversation (rendered first) or of a text taken as is."""
-    if messages is not None:
-        text = prompt_text(loaded, messages, add_generation_prompt, **options)
-    records = token_records(loaded.tokenizer, loaded.tokenizer.encode(text))
+def tokens_payload(model_name, tokenizer, text):
+    records = token_records(tokenizer, tokenizer.encode(text))
     return {
-        "model": loaded.name,
+        "model": model_name,
         "text": text,
         "count": len(records),
         "tokens": [{"id": r.id, "text": r.text or r.display, "special": r.special} for r in records],
@@ -49,6 +37,7 @@ def step_payload(record):
         "rank": record.rank,
         "forced": record.forced,
         "entropy": record.entropy,
+        "kept": record.kept,
         "cache_before": record.cache_before,
         "cache_after": record.cache_after,
         "stop": record.stop,
@@ -56,23 +45,14 @@ def step_payload(record):
     }
 
 
-def decoder_payload(decoder, records):
+def decoder_payload(model_name, decoder, records):
     """The whole state of a decoder after some steps, in the CLI's decode shape."""
-    tokenizer = decoder.loaded.tokenizer
+    tokenizer = decoder.branch.tokenizer
     return {
-        "model": decoder.loaded.name,
+        "model": model_name,
         "prompt_tokens": len(decoder.prompt_ids),
         "steps": [step_payload(record) for record in records],
-        "ids": list(decoder.branch.generated),
-        "text": tokenizer.decode(decoder.branch.generated),
+        "ids": list(decoder.generated),
+        "text": tokenizer.decode(decoder.generated),
         "stop": decoder.stop,
     }
-
-
-def decode_payload(loaded, messages, settings, max_new_tokens, top_n):
-    """settings: dict of temperature/top_k/top_p/seed (untrusted) -> the CLI's decode payload."""
-    sampling = SamplingSettings.from_user(loaded.vocab_size, **settings)
-    text = prompt_text(loaded, messages)
-    decoder = Decoder(loaded, loaded.tokenizer.encode(text), sampling, max_new_tokens, top_n)
-    records = list(decoder.run())
-    return decoder_payload(decoder, records)

@@ -1,17 +1,23 @@
 """Plain records of a decoding step: what was chosen, from which distribution, at what cost.
 
-`step_record` turns a `Distribution` and a chosen id into a frozen `StepRecord` holding the top
-candidates of the raw softmax and of the distribution actually sampled from, the chosen
-token's probability and rank, entropies and timings. Views and the CLI read only these.
+`summarize` computes, for a whole batch of rows at once and on the logits' device, everything a
+record needs (chosen token's probabilities and rank, top-N of the raw softmax and of the
+distribution actually sampled from, entropies, how many tokens the cuts kept) and packs it into
+one small float tensor, so a batched step copies one (B, ~8N) tensor to the host instead of B
+vocabularies. `step_records` turns that host copy into frozen `StepRecord`s, which are all the
+views, the CLI and the API ever read.
 What is left out: the full vocabulary distribution (only the top N is kept per step).
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
 from .sampling import entropy_bits
 from .tokens import piece_text, visible_whitespace
+
+_HEAD = 7  # chosen, raw prob, prob, rank, entropy, raw entropy, kept
+_LISTS = 8  # per top list: ids, probs, raw probs, cut flags; two lists (sampled order, raw order)
 
 
 @dataclass(frozen=True)
@@ -19,9 +25,9 @@ class Candidate:
     id: int
     text: str  # the token's text, or its bytes as ⟨hex⟩ when it is part of a character
     display: str  # whitespace made visible
-    prob: float  # probability after temperature / top-k / top-p
+    prob: float  # probability after the sampling pipeline
     raw_prob: float  # plain softmax probability
-    cut: bool  # removed by top-k or top-p
+    cut: bool  # removed by a warper (top-k, top-p, min-p)
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class StepRecord:
     top_raw: tuple  # Candidates, by raw probability
     entropy: float  # bits, of the sampled distribution
     raw_entropy: float  # bits, of the raw softmax
+    kept: int  # tokens the pipeline left to draw from (the vocabulary when nothing is cut)
     cache_before: int
     cache_after: int
     ms: float
@@ -49,29 +56,55 @@ class StepRecord:
     def is_preview(self):
         return self.id < 0
 
-    def as_dict(self):
-        return asdict(self)
+
+def summarize(logits, scores, chosen, top_n):
+    """logits, scores (B, V) float32; chosen (B,) long (-1: nothing chosen) -> (B, 7 + 8 * top_n) float32.
+    Ids and ranks stay exact in float32 (vocabularies are far below 2**24)."""
+    raw = torch.softmax(logits, dim=-1)
+    sampled = torch.softmax(scores, dim=-1)
+    removed = torch.isneginf(scores)
+    at = chosen.clamp(min=0).unsqueeze(1)
+    raw_chosen = raw.gather(1, at)
+    head = torch.cat([
+        chosen.unsqueeze(1).float(), raw_chosen, sampled.gather(1, at),
+        ((raw > raw_chosen).sum(dim=1, keepdim=True) + 1).float(),
+        entropy_bits(sampled).unsqueeze(1), entropy_bits(raw).unsqueeze(1),
+        (~removed).sum(dim=1, keepdim=True).float(),
+    ], dim=1)
+    k = min(top_n, logits.shape[-1])
+    lists = []
+    for order in (sampled, raw):
+        ids = torch.topk(order, k, dim=-1).indices
+        lists += [ids.float(), sampled.gather(1, ids), raw.gather(1, ids), removed.gather(1, ids).float()]
+    return torch.cat([head] + lists, dim=1)
 
 
-def step_record(tokenizer, dist, chosen, top_n, **fields):
-    """Distribution + chosen id (or -1 for a preview) -> StepRecord; `fields` fill the rest."""
-    raw_prob = float(dist.raw[chosen]) if chosen >= 0 else 0.0
-    prob = float(dist.sampled[chosen]) if chosen >= 0 else 0.0
-    rank = int((dist.raw > dist.raw[chosen]).sum()) + 1 if chosen >= 0 else 0
-    text = token_text(tokenizer, chosen) if chosen >= 0 else ""
-    return StepRecord(
-        id=int(chosen),
-        text=text,
-        display=visible_whitespace(text),
-        prob=prob,
-        raw_prob=raw_prob,
-        rank=rank,
-        top=_candidates(tokenizer, dist, dist.sampled, top_n),
-        top_raw=_candidates(tokenizer, dist, dist.raw, top_n),
-        entropy=entropy_bits(dist.sampled),
-        raw_entropy=entropy_bits(dist.raw),
-        **fields,
-    )
+def step_records(tokenizer, summary, fields):
+    """summary (B, ...) on the host, from `summarize`; fields: one dict per row (top_n, max_new_tokens,
+    index, forced, greedy, cache_before, cache_after, ms, batch_rows) -> one StepRecord per row, its
+    `stop` set when the chosen id is an end marker or the `index`-th token reaches `max_new_tokens`."""
+    records = []
+    width = (summary.shape[1] - _HEAD) // _LISTS
+    for row, extra in zip(summary.tolist(), fields):
+        extra = dict(extra)
+        top_n, max_new_tokens = extra.pop("top_n"), extra.pop("max_new_tokens")
+        chosen = int(row[0])
+        text = token_text(tokenizer, chosen) if chosen >= 0 else ""
+        stop = None
+        if chosen >= 0 and chosen in tokenizer.eos_ids:
+            stop = "eos"
+        elif chosen >= 0 and extra["index"] >= max_new_tokens:
+            stop = "max_tokens"
+        lists = [row[_HEAD + i * width:_HEAD + (i + 1) * width][:top_n] for i in range(_LISTS)]
+        records.append(StepRecord(
+            id=chosen, text=text, display=visible_whitespace(text),
+            prob=row[2] if chosen >= 0 else 0.0, raw_prob=row[1] if chosen >= 0 else 0.0,
+            rank=int(row[3]) if chosen >= 0 else 0,
+            top=_candidates(tokenizer, *lists[:4], order=lists[1]),
+            top_raw=_candidates(tokenizer, *lists[4:], order=lists[6]),
+            entropy=row[4], raw_entropy=row[5], kept=int(row[6]), stop=stop, **extra,
+        ))
+    return records
 
 
 def token_text(tokenizer, token_id):
@@ -79,22 +112,11 @@ def token_text(tokenizer, token_id):
     return piece_text(tokenizer.token_bytes(token_id))
 
 
-def _candidates(tokenizer, dist, probs, top_n):
-    values, indices = torch.topk(probs, k=min(top_n, probs.numel()))
-    cut = dist.cut
+def _candidates(tokenizer, ids, probs, raw_probs, cuts, order):
     candidates = []
-    for value, token_id in zip(values.tolist(), indices.tolist()):
+    for token_id, prob, raw_prob, cut, value in zip(ids, probs, raw_probs, cuts, order):
         if value <= 0 and candidates:
             break  # past the kept tokens of a cut distribution
-        text = token_text(tokenizer, token_id)
-        candidates.append(
-            Candidate(
-                id=token_id,
-                text=text,
-                display=visible_whitespace(text),
-                prob=float(dist.sampled[token_id]),
-                raw_prob=float(dist.raw[token_id]),
-                cut=bool(cut[token_id]),
-            )
-        )
+        text = token_text(tokenizer, int(token_id))
+        candidates.append(Candidate(int(token_id), text, visible_whitespace(text), prob, raw_prob, bool(cut)))
     return tuple(candidates)

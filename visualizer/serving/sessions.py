@@ -1,168 +1,202 @@
-"""Per-user state on one shared server: sessions, fair turns at the model, a memory budget.
+"""Per-user state on one shared server: sessions that only their owner creates and drives.
 
-A `SessionStore` maps a key (the web app's session hash) to a `Session`: a lock so one user's
-events never interleave, named decode states (objects with `.nbytes()` and `.evict()`, e.g.
-Decoders) and a dict of light values. `use(key)` hands out a session with its lock held; on
-the way out it keeps the KV caches of all sessions under the byte budget by evicting the least
-recently used idle sessions (their states rebuild from token ids on their next action, with
-the same results). Idle sessions expire, and the number of sessions is capped.
-All sessions share one `ForwardQueue` for forward passes (`forward_queue.py`): turns in
-arrival order, and steps that wait together share one batched forward pass.
-What is left out: anything about the web framework (no gradio here), persistence across
-restarts, and per-user quotas beyond the shared budget.
+A `SessionStore` maps a key (the web app's session hash) to a `Session` holding one engine
+`Workspace` and a few light values. Rules, each enforced here for every route:
+- a session is created only by a request that can use one (`use(..., create=True)`: a page load,
+  an API /start), at most `creations_per_minute` per client address; a /step with a made-up key
+  creates nothing and gets `SessionExpired`;
+- a session belongs to the owner that created it (a secret only its browser or API client holds):
+  a request for that key from anyone else is refused, so knowing a session hash is not enough;
+- one session's actions run one at a time in arrival order (a FIFO ticket lock), and at most
+  `max_pending` wait: fast clicks queue up, a flood is refused;
+- idle sessions expire; at the session cap the least recently used idle session goes; when the
+  KV pool is full, `evict_idle` gives back the pool rows of idle sessions, least recently used
+  first (their states rebuild from their ids on their next action, with the same results).
+What is left out: anything about the web framework (the UI layer finds keys and owners) and the
+model's turns (`scheduler.py`).
 """
 
+import collections
 import contextlib
 import threading
 import time
-from collections import OrderedDict
 
-from .forward_queue import ForwardQueue
+from ..engine.limits import InputError
+
+MAX_PENDING = 32  # actions of one session waiting their turn
+
+
+class SessionExpired(InputError):
+    """No session for this key (never started, expired, or the server restarted)."""
+
+
+class NotYourSession(InputError):
+    """The session exists but belongs to another browser or client."""
 
 
 class Session:
-    """One user's state. Touch `states` and `data` only while holding `lock` (see `SessionStore.use`)."""
-
-    def __init__(self, key, now):
+    def __init__(self, key, owner, workspace, now):
         self.key = key
-        self.lock = threading.RLock()
+        self.owner = owner
+        self.workspace = workspace
+        self.data = {}  # light values: stop requests, pending counts
         self.last_used = now
-        self.states = {}  # name -> object with .nbytes() and .evict() (Decoder, Lockstep, ...)
-        self.data = {}  # light values: conversation, settings
-        self.closed = False  # dropped from the store: a run in progress may stop early
-        self._users = 0  # threads inside use() for this session, waiting or holding (store lock)
+        self.closed = False
+        self._cond = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
 
-    def nbytes(self):
-        return sum(state.nbytes() for state in list(self.states.values()))
+    @property
+    def waiting(self):
+        """Actions inside `use` for this session, waiting or running."""
+        return self._next_ticket - self._serving
 
-    def evict(self):
-        for state in list(self.states.values()):
-            state.evict()
+    def _enter(self, max_pending):
+        with self._cond:
+            if self.waiting >= max_pending:
+                raise InputError(f"too many actions waiting in this session ({max_pending}): wait for them to finish")
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while self._serving != ticket:
+                self._cond.wait()
 
-    def _clear(self):
-        self.evict()
-        self.states.clear()
-        self.data.clear()
+    def _leave(self):
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
+
+    def try_evict(self):
+        """Give back the pool rows if no action is waiting or running; -> bytes freed."""
+        with self._cond:
+            if self.waiting:
+                return 0
+            self._next_ticket += 1  # hold the session while evicting
+        try:
+            before = self.workspace.nbytes()
+            self.workspace.evict()
+            return before - self.workspace.nbytes()
+        finally:
+            self._leave()
 
 
 class SessionStore:
-    def __init__(self, settings, clock=time.monotonic):
+    def __init__(self, settings, new_workspace, clock=time.monotonic):
         self.settings = settings
+        self.new_workspace = new_workspace
         self.clock = clock
-        # Pass as Decoder(..., forwards=store.forwards). No batch outgrows the events in flight.
-        self.forwards = ForwardQueue(max_batch=settings.concurrency_limit)
-        self._lock = threading.Lock()  # guards _sessions (LRU order: oldest first) and counters
-        self._sessions = OrderedDict()
-        self._evictions = 0
-        self._dropped = 0
+        self._lock = threading.Lock()  # guards _sessions (LRU order: oldest first), _created and counters
+        self._sessions = collections.OrderedDict()
+        self._created = collections.defaultdict(collections.deque)  # address -> creation times
+        self.evictions = 0
+        self.dropped = 0
+        self.refused = 0
 
     @contextlib.contextmanager
-    def use(self, key):
-        """Session for `key` (created if missing) with its lock held; budget enforced on exit."""
+    def use(self, key, owner, create=False, address=None):
+        """The session for `key` with its turn held (actions of one session run in arrival order).
+        `create`: make it if missing (rate-limited per `address`); else a missing key raises
+        SessionExpired. A key owned by someone else raises NotYourSession."""
+        if not key:
+            raise SessionExpired("this request has no session: open the page, or call /start first")
         with self._lock:
             doomed = self._sweep_locked()
             session = self._sessions.get(key)
             if session is None:
-                doomed += self._make_room_locked()
-                session = self._sessions[key] = Session(key, self.clock())
+                if not create:
+                    raise SessionExpired("session expired: call /start (or reload the page)")
+                session, dropped = self._create_locked(key, owner, address)
+                doomed += dropped
+            elif session.owner != owner:
+                self.refused += 1
+                raise NotYourSession("this session belongs to another browser or client")
             self._touch_locked(session)
-            session._users += 1
-        _clear_all(doomed)
+        for other in doomed:
+            other.try_evict()
+        session._enter(self.settings.max_pending)
         try:
-            with session.lock:  # waited for without the store lock
-                try:
-                    yield session
-                finally:
-                    self._enforce_budget(session)
+            yield session
         finally:
+            session._leave()
             with self._lock:
-                session._users -= 1
                 if not session.closed:
                     self._touch_locked(session)
-                orphan = session.closed and session._users == 0
-            if orphan:  # dropped while in use: nobody can reach it any more
-                session._clear()
 
     def get(self, key):
-        """The session for `key` or None; no lock is taken (read-only peeks)."""
+        """The session for `key` or None (a read-only peek, no turn taken)."""
         with self._lock:
             return self._sessions.get(key)
 
-    def drop(self, key):
-        """Forget `key` and free its states (now, or when its last event finishes)."""
+    def drop(self, key, owner=None):
+        """Forget `key` (only its owner may, when `owner` is given) and give its pool rows back."""
         with self._lock:
-            doomed = self._drop_locked(key)
-        _clear_all(doomed)
+            session = self._sessions.get(key)
+            if session is None or (owner is not None and session.owner != owner):
+                return False
+            self._drop_locked(key)
+        session.try_evict()
+        return True
 
     def sweep(self):
-        """Drop sessions idle longer than `idle_timeout_s`; returns how many."""
+        """Drop sessions idle longer than `idle_timeout_s`; -> how many."""
         with self._lock:
             doomed = self._sweep_locked()
-        _clear_all(doomed)
+        for session in doomed:
+            session.try_evict()
         return len(doomed)
 
-    def total_cache_bytes(self):
+    def evict_idle(self, enough=lambda: False):
+        """Give back the pool rows of sessions not in use, least recently used first, until
+        `enough()`; -> how many sessions were evicted."""
         with self._lock:
-            sessions = list(self._sessions.values())
-        return sum(session.nbytes() for session in sessions)
+            idle = [session for session in self._sessions.values() if not session.waiting]
+        count = 0
+        for session in idle:
+            if enough():
+                break
+            if session.try_evict() > 0:
+                count += 1
+        with self._lock:
+            self.evictions += count
+        return count
 
     def stats(self):
         with self._lock:
-            count, evictions, dropped = len(self._sessions), self._evictions, self._dropped
-        return {"sessions": count, "cache_bytes": self.total_cache_bytes(), "evictions": evictions,
-                "dropped": dropped, **self.forwards.stats()}
+            sessions = list(self._sessions.values())
+            counts = {"sessions": len(sessions), "evictions": self.evictions, "dropped": self.dropped,
+                      "refused": self.refused}
+        counts["host_bytes"] = sum(session.workspace.nbytes() for session in sessions)
+        return counts
 
-    def _enforce_budget(self, current):
-        budget = self.settings.cache_budget_bytes
-        total = self.total_cache_bytes()
-        if total <= budget:
-            return
-        with self._lock:  # least recently used first; sessions inside use() are skipped
-            others = [s for s in self._sessions.values() if s is not current and s._users == 0]
-        for session in others:
-            if total <= budget:
-                break
-            if not session.lock.acquire(blocking=False):  # mid-step somewhere: leave it
-                continue
-            try:
-                before = session.nbytes()
-                if session.closed or before == 0:
-                    continue
-                session.evict()
-                freed = before - session.nbytes()
-            finally:
-                session.lock.release()
-            if freed > 0:  # an already evicted session (only undo bytes left) is not counted again
-                total -= freed
-                with self._lock:
-                    self._evictions += 1
-        # If `current` alone is over the budget it stays: it is in use.
+    def _create_locked(self, key, owner, address):
+        now = self.clock()
+        recent = self._created[address or "?"]
+        while recent and recent[0] < now - 60:
+            recent.popleft()
+        if len(recent) >= self.settings.creations_per_minute:
+            self.refused += 1
+            raise InputError("too many new sessions from this address: try again in a minute")
+        dropped = []
+        if len(self._sessions) >= self.settings.max_sessions:
+            idle = [k for k, s in self._sessions.items() if not s.waiting]
+            if not idle:
+                self.refused += 1
+                raise InputError("the server has as many sessions as it can hold: try again in a minute")
+            dropped.append(self._drop_locked(idle[0]))
+        recent.append(now)
+        session = self._sessions[key] = Session(key, owner, self.new_workspace(), now)
+        return session, dropped
 
     def _touch_locked(self, session):
         session.last_used = self.clock()
         self._sessions.move_to_end(session.key)
 
     def _drop_locked(self, key):
-        session = self._sessions.pop(key, None)
-        if session is None:
-            return []
+        session = self._sessions.pop(key)
         session.closed = True
-        self._dropped += 1
-        return [session] if session._users == 0 else []  # else use() clears it on the way out
+        self.dropped += 1
+        return session
 
     def _sweep_locked(self):
         deadline = self.clock() - self.settings.idle_timeout_s
-        idle = [key for key, s in self._sessions.items() if s.last_used < deadline and s._users == 0]
-        return [session for key in idle for session in self._drop_locked(key)]
-
-    def _make_room_locked(self):
-        doomed = []
-        while len(self._sessions) >= self.settings.max_sessions:
-            idle = [key for key, s in self._sessions.items() if s._users == 0]
-            doomed += self._drop_locked(idle[0] if idle else next(iter(self._sessions)))
-        return doomed
-
-
-def _clear_all(sessions):
-    for session in sessions:
-        session._clear()
+        idle = [key for key, s in self._sessions.items() if s.last_used < deadline and not s.waiting]
+        return [self._drop_locked(key) for key in idle]

@@ -1,8 +1,8 @@
 """Server-wide settings for the shared web app, each one overridable by an environment variable.
 
 `ServerSettings` holds the named defaults; `ServerSettings.from_env()` reads `LLM_VIZ_<FIELD>`
-(e.g. `LLM_VIZ_MAX_SESSIONS=50`, `LLM_VIZ_CACHE_BUDGET_BYTES=512MiB`, `LLM_VIZ_HOSTED=1`,
-`LLM_VIZ_ALLOW_MODELS=smollm2,Qwen/Qwen3-0.6B`). An empty variable means the default; a bad
+(e.g. `LLM_VIZ_MAX_SESSIONS=50`, `LLM_VIZ_CACHE_BUDGET_BYTES=512MiB`,
+`LLM_VIZ_ALLOW_MODELS=smollm2,Qwen/Qwen3-0.6B`, `LLM_VIZ_GRAPHS=0`). An empty variable means the default; a bad
 value raises ValueError with one line naming the variable.
 What is left out: command-line flags (the app maps its own flags onto these fields).
 """
@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, fields, replace
 
-from ..engine.limits import DEFAULT_NEW_TOKENS, MAX_NEW_TOKENS
+from ..engine.limits import MAX_NEW_TOKENS
 
 PREFIX = "LLM_VIZ_"
 GIB = 2**30
@@ -34,18 +34,25 @@ def parse_size(text):
 @dataclass(frozen=True)
 class ServerSettings:
     idle_timeout_s: float = 1800.0  # a session untouched this long is dropped
-    max_sessions: int = 200  # one more drops the least recently used session
-    cache_budget_bytes: int = 2 * GIB  # KV caches of all sessions together
-    queue_size: int = 256  # events waiting in the web queue
-    concurrency_limit: int = 32  # model events in flight at once; also the largest batched step
-    max_new_tokens: int = DEFAULT_NEW_TOKENS  # per message, at most limits.MAX_NEW_TOKENS
-    allow_models: tuple = ()  # specs a hosted user may switch to; () = no switching
-    hosted: bool = False
+    max_sessions: int = 200  # at the cap, a new session drops the least recently used idle one
+    cache_budget_bytes: int = 2 * GIB  # the KV pool all sessions share (preallocated, filled as used)
+    queue_size: int = 512  # events waiting in the web queue
+    concurrency_limit: int = 128  # model events in flight at once (they wait in the scheduler, not here)
+    max_batch: int = 32  # rows in one batched forward pass
+    prefill_chunk: int = 256  # prompt tokens per turn: a long prompt delays others by one chunk
+    max_prefill_tokens: int = 65_536  # prompt tokens waiting to be read, server-wide
+    max_new_tokens: int = MAX_NEW_TOKENS  # per message, for every route (UI and API)
+    max_pending: int = 32  # actions of one session waiting their turn
+    creations_per_minute: int = 240  # new sessions per client address (a room behind one NAT is one address)
+    max_body_bytes: int = 4 * 2**20  # any HTTP request body, uploads included
+    graphs: bool = True  # CUDA graphs for decode steps on a GPU (ignored on the CPU)
+    allow_models: tuple = ()  # hosted mode: the only specs the server may be started with
 
     def __post_init__(self):
         _check(self.idle_timeout_s > 0, "idle_timeout_s", "must be > 0", self.idle_timeout_s)
         _check(self.cache_budget_bytes >= 0, "cache_budget_bytes", "must be >= 0", self.cache_budget_bytes)
-        for name in ("max_sessions", "queue_size", "concurrency_limit"):
+        for name in ("max_sessions", "queue_size", "concurrency_limit", "max_batch", "prefill_chunk",
+                     "max_prefill_tokens", "max_pending", "creations_per_minute", "max_body_bytes"):
             _check(getattr(self, name) >= 1, name, "must be >= 1", getattr(self, name))
         _check(1 <= self.max_new_tokens <= MAX_NEW_TOKENS, "max_new_tokens",
                f"must be between 1 and {MAX_NEW_TOKENS}", self.max_new_tokens)
@@ -90,7 +97,8 @@ def _flag(text):
 _whole = _number(int, "a whole number")
 _PARSERS = {
     "idle_timeout_s": _number(float, "a number of seconds"), "max_sessions": _whole,
-    "cache_budget_bytes": parse_size, "queue_size": _whole, "concurrency_limit": _whole,
-    "max_new_tokens": _whole, "hosted": _flag,
+    "cache_budget_bytes": parse_size, "queue_size": _whole, "concurrency_limit": _whole, "max_batch": _whole,
+    "prefill_chunk": _whole, "max_prefill_tokens": _whole, "max_new_tokens": _whole, "max_pending": _whole,
+    "creations_per_minute": _whole, "max_body_bytes": parse_size, "graphs": _flag,
     "allow_models": lambda text: tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip())),
 }

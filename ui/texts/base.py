@@ -1,11 +1,7 @@
-"""Every word the app shows, in English and Spanish (the workshop this comes from is Spanish).
+"""The words of the five pipeline tabs, in English and Spanish (the workshop this comes from is Spanish).
 
-Plain dicts keyed by short names: the UI hands them to `gr.I18n` for labels, and the views
-take them for text they render on the server. `language_from_header` picks one from a
-browser's Accept-Language. What is left out: other languages (add a dict with the same keys).
+What is left out: the words of other areas (their own modules in this package).
 """
-
-LANGUAGES = ("en", "es")
 
 EN = {
     "title": "LLM Internals Visualizer",
@@ -221,25 +217,3 @@ ES = {
     "marker_other": "Un token especial de este tokenizer.",
 }
 
-TEXTS = {"en": EN, "es": ES}
-
-MARKER_KEYS = {
-    "<|im_start|>": "marker_im_start",
-    "<|im_end|>": "marker_im_end",
-    "<think>": "marker_think",
-    "</think>": "marker_end_think",
-    "<|endoftext|>": "marker_endoftext",
-}
-
-
-def texts_for(language):
-    return TEXTS.get(language, EN)
-
-
-def language_from_header(accept_language, default="en"):
-    """'es-ES,es;q=0.9,en;q=0.8' -> 'es'; the first listed language we have wins."""
-    for part in (accept_language or "").split(","):
-        code = part.split(";")[0].strip().lower()[:2]
-        if code in TEXTS:
-            return code
-    return default

@@ -1,0 +1,83 @@
+"""What every handler needs, as one object: the server (engine, scheduler, sessions), languages, owners.
+
+`AppContext` is built once by `app.create_app` and handed to each tab's builder, which closes its
+handlers over it (no module-global context). It answers, for a `gr.Request`:
+- `language` / `texts`: the `--lang` override, else the browser's Accept-Language (q-values);
+- `session(request, owner)`: the request's session with its turn held (see serving/sessions.py),
+  where `owner` is the secret that proves the request comes from the session's own page or client:
+  the page token a page load issued (UI events carry it in a hidden component) or, for API calls,
+  the client cookie (`ui/http.py` sets it on the first page or /config response);
+- `error_text`: an engine error in the request's language.
+What is left out: components and wiring (the tab modules), HTTP middleware (`http.py`).
+"""
+
+import contextlib
+import secrets
+
+from visualizer.engine.limits import InputError
+
+from .texts import language_from_header, texts_for
+
+CLIENT_COOKIE = "llmviz_client"
+
+
+class AppContext:
+    def __init__(self, server, second_tokenizer, language=None, cache_dir=None):
+        self.server = server
+        self.second_tokenizer = second_tokenizer  # shown beside the model's in the Tokens tab
+        self.forced_language = language  # None: follow each browser's Accept-Language
+        self.cache_dir = cache_dir
+
+    @property
+    def loaded(self):
+        return self.server.loaded
+
+    @property
+    def settings(self):
+        return self.server.settings
+
+    @property
+    def store(self):
+        return self.server.store
+
+    def language(self, request):
+        if self.forced_language:
+            return self.forced_language
+        headers = getattr(request, "headers", None) or {}
+        return language_from_header(headers.get("accept-language"))
+
+    def texts(self, request):
+        return texts_for(self.language(request))
+
+    def error_text(self, error, request):
+        """An InputError in the request's language: its code's template, else its English line."""
+        texts = self.texts(request)
+        template = texts.get(f"error_{getattr(error, 'code', None)}")
+        try:
+            return template.format(**error.params) if template else str(error)
+        except (KeyError, IndexError, ValueError):
+            return str(error)
+
+    @staticmethod
+    def new_page_token():
+        return secrets.token_urlsafe(24)
+
+    @staticmethod
+    def client_cookie(request):
+        cookies = getattr(request, "cookies", None) or {}
+        return cookies.get(CLIENT_COOKIE)
+
+    @staticmethod
+    def address(request):
+        client = getattr(request, "client", None)
+        return getattr(client, "host", None)
+
+    @contextlib.contextmanager
+    def session(self, request, owner, create=False):
+        """The request's session (created when `create` and missing) with its turn held."""
+        if not owner:
+            raise InputError("this request carries no session secret: reload the page, or use gradio_client",
+                             "no_owner")
+        key = getattr(request, "session_hash", None)
+        with self.store.use(key, owner, create=create, address=self.address(request)) as session:
+            yield session

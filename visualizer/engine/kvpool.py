@@ -1,0 +1,306 @@
+"""One paged KV pool shared by every session, and the transformers `Cache` view a forward runs on.
+
+Per layer, keys and values are tensors [num_pages, page_size, kv_heads, head_dim]. A session is an
+int handle owning a block table (page ids) and a length. Page 0 is the trash page: never handed
+out; padding rows and padding block-table entries point at it, so a padded batch writes nowhere
+live. Pages are reference counted: `fork` shares the full pages and copies the partial last one,
+and a write into a page still shared (after `truncate` moved a length back into it) copies the page
+first (copy on write). `truncate` is undo, `free` is eviction. A reservation of new positions is
+all or nothing (`PoolFull` leaves every table, length and free page as it was).
+
+Memory: on the CPU the pages are `torch.empty` (nothing is touched at creation, so the resident
+size grows with use and never passes the budget) and a page is zeroed the first time it is handed
+out: masked garbage can be NaN, and NaN times a zero attention weight still poisons sdpa. A reused
+page holds finite old values, which the mask hides. On CUDA everything is zeroed at creation.
+Reads always gather the rows' pages (`index_select`). Reading a single row's consecutive pages as a
+plain slice (no copy), with an allocator preferring consecutive pages, was tried and measured on
+this 2-core CPU (random SmolLM2-135M-shaped Llama, fp32, sdpa, one row at 2047 cached + 1 new token,
+median step of 30): slice 52.2 ms vs gather 48.1 ms with 1 thread, 48.5 vs 46.7 ms with 2 (a lone
+DynamicCache step: 50.3 / 48.0 ms). The slice did not help, so both were dropped; pages are handed
+out lowest id first.
+
+`PageView.update` writes the new K/V in place (`index_copy_` into a flat token view) and returns the
+rows' pages as [rows, kv_heads, pages * page_size, head_dim]; `build_mask` gives the matching 4D
+additive mask (a 4D mask reaches the attention untouched in transformers 5.24, so the view needs no
+other Cache method). Neither syncs with the host nor branches on tensor values: capturable.
+
+Why not transformers' continuous batching cache (`generation/continuous_batching`, 5.24):
+full-vocab logits never leave its step (reduced to a token id by `_sample`, model_runner.py:195-248);
+the next input is always the sampled token (no forced tokens, requests.py:223-225); a request runs to
+EOS in a background loop, so a per-click step is a new request that re-prefills up to a page
+(scheduler.py:78-83, cache_allocator.py:273); there is no truncate (undo) and no copy on write
+(position_offset only grows, input_outputs.py:387-391), and fork exists only at prefill end
+(scheduler.py:153-157). For sdpa/eager it packs rows into one sequence with a block-diagonal mask,
+O(N^2 L) for N decode rows. Borrowed as ideas only: trash page, index_copy_ write + gather read,
+refcounted pages, lazily captured graphs sharing one memory pool.
+What is left out: sliding-window and linear-attention layers (refused), prefix caching (pages are
+shared by fork only), offloading, quantized pages, flash-attention paged kernels.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from transformers.cache_utils import Cache
+
+TRASH_PAGE = 0
+
+
+class PoolFull(RuntimeError):
+    """Not enough free pages; the pool and every handle are left as they were."""
+
+
+def build_mask(starts, q, kv_len, dtype):
+    """starts (N,) long, tokens already cached per row -> additive mask (N, 1, q, kv_len).
+
+    Query i of row b sits at position starts[b] + i and sees keys 0..starts[b] + i; later keys,
+    padding and stale slots get finfo(dtype).min. A padding row (start 0) still sees key 0 of the
+    trash page, so no row is fully masked (sdpa would give NaN)."""
+    keys = torch.arange(kv_len, device=starts.device)
+    queries = torch.arange(q, device=starts.device)
+    visible = keys.view(1, 1, -1) <= (starts.view(-1, 1, 1) + queries.view(1, -1, 1))
+    zero = torch.zeros((), dtype=dtype, device=starts.device)
+    hidden = torch.full((), torch.finfo(dtype).min, dtype=dtype, device=starts.device)
+    return torch.where(visible, zero, hidden).unsqueeze(1)
+
+
+class PageView(Cache):
+    """The `cache=` of one forward over rows of pages.
+
+    keys/values: per-layer page tensors; write_slots (rows * q,): page * page_size + offset of each
+    new token; block_table (rows, pages), padded with TRASH_PAGE."""
+
+    def __init__(self, keys, values, page_size, write_slots, block_table):
+        super().__init__(layers=[])
+        self.keys, self.values, self.page_size = keys, values, page_size
+        self.write_slots, self.block_table = write_slots, block_table
+
+    @property
+    def kv_len(self):
+        return self.block_table.shape[1] * self.page_size
+
+    def update(self, key_states, value_states, layer_idx, *args, **kwargs):
+        rows, heads, q, dim = key_states.shape
+        return (self._write_and_read(self.keys[layer_idx], key_states, rows, heads, q, dim),
+                self._write_and_read(self.values[layer_idx], value_states, rows, heads, q, dim))
+
+    def _write_and_read(self, pages, states, rows, heads, q, dim):
+        new = states.transpose(1, 2).reshape(rows * q, heads, dim)
+        pages.view(-1, heads, dim).index_copy_(0, self.write_slots, new)
+        read = pages.index_select(0, self.block_table.reshape(-1))
+        return read.view(rows, self.kv_len, heads, dim).transpose(1, 2)
+
+
+def forward_over(model, input_ids, starts, view, keep):
+    """The model's forward over a PageView: input_ids (rows, q), starts (rows,) -> logits (rows, keep, V).
+    Every tensor is on the model's device already; nothing here syncs with the host."""
+    q = input_ids.shape[1]
+    positions = starts.view(-1, 1) + torch.arange(q, device=starts.device)
+    mask = build_mask(starts, q, view.kv_len, model.dtype)
+    return model(input_ids=input_ids, position_ids=positions, attention_mask=mask, cache=view,
+                 use_cache=True, logits_to_keep=keep).logits
+
+
+@dataclass
+class Reservation:
+    """Positions [start, start + n_new) made writable for each handle; tables_before for rollback."""
+    handles: list
+    starts: list
+    n_new: int
+    tables_before: list
+
+
+def kv_shape(config):
+    """(layers, kv_heads, head_dim) of a full-attention decoder config."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    if any(kind != "full_attention" for kind in getattr(text, "layer_types", None) or ()):
+        raise ValueError("the KV pool handles full-attention layers only")
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    return text.num_hidden_layers, text.num_key_value_heads, head_dim
+
+
+class KVPool:
+    def __init__(self, config, num_pages, page_size=16, dtype=torch.float32, device="cpu"):
+        if num_pages < 2:
+            raise ValueError("a KV pool needs at least 2 pages (one is the trash page)")
+        self.num_layers, self.kv_heads, self.head_dim = kv_shape(config)
+        self.num_pages, self.page_size = num_pages, page_size
+        self.dtype, self.device = dtype, torch.device(device)
+        shape = (num_pages, page_size, self.kv_heads, self.head_dim)
+        on_cuda = self.device.type == "cuda"
+        make = torch.zeros if on_cuda else torch.empty
+        self.keys = [make(shape, dtype=dtype, device=self.device) for _ in range(self.num_layers)]
+        self.values = [make(shape, dtype=dtype, device=self.device) for _ in range(self.num_layers)]
+        self.refs = [0] * num_pages
+        self.refs[TRASH_PAGE] = 1  # never handed out, never freed
+        self._free = list(range(num_pages - 1, TRASH_PAGE, -1))  # pop() hands out low ids first
+        self._zeroed = bytearray([1 if on_cuda else 0]) * num_pages
+        self.pages_zeroed = 0  # pages zeroed on first hand-out (CPU), for tests and stats
+        self._zero(TRASH_PAGE)
+        self._tables, self._lengths = {}, {}
+        self._next_handle = 0
+
+    @classmethod
+    def sized(cls, config, budget_bytes, page_size=16, dtype=torch.float32, device="cpu"):
+        """As many pages as fit budget_bytes, plus the trash page."""
+        layers, kv_heads, head_dim = kv_shape(config)
+        page_bytes = 2 * layers * page_size * kv_heads * head_dim * dtype.itemsize
+        pages = int(budget_bytes) // page_bytes
+        if pages < 2:
+            raise ValueError(f"a KV budget of {int(budget_bytes)} bytes holds {pages} pages of {page_bytes} "
+                             "bytes; at least 2 are needed")
+        return cls(config, pages + 1, page_size, dtype, device)
+
+    # ---- sizes ----
+    @property
+    def page_bytes(self):
+        return 2 * self.num_layers * self.page_size * self.kv_heads * self.head_dim * self.dtype.itemsize
+
+    @property
+    def bytes_per_token(self):
+        return self.page_bytes // self.page_size
+
+    @property
+    def capacity_pages(self):
+        return self.num_pages - 1
+
+    @property
+    def free_pages(self):
+        return len(self._free)
+
+    @property
+    def used_bytes(self):
+        return (self.capacity_pages - len(self._free)) * self.page_bytes
+
+    def nbytes(self, handle):
+        """Bytes this handle holds; a page shared by k handles counts page_bytes / k."""
+        return round(sum(self.page_bytes / self.refs[page] for page in self._tables[handle]))
+
+    # ---- handles ----
+    def new(self):
+        handle = self._next_handle
+        self._next_handle += 1
+        self._tables[handle], self._lengths[handle] = [], 0
+        return handle
+
+    def length(self, handle):
+        return self._lengths[handle]
+
+    def block_table(self, handle):
+        return list(self._tables[handle])
+
+    def free(self, handle):
+        """Evict: give the handle's pages back (shared ones only lose a reference)."""
+        for page in self._tables.pop(handle):
+            self._release(page)
+        del self._lengths[handle]
+
+    def truncate(self, handle, length):
+        """Undo: move the length back; pages past the new end go back to the pool."""
+        if not 0 <= length <= self._lengths[handle]:
+            raise ValueError(f"cannot truncate to {length} (length {self._lengths[handle]})")
+        table = self._tables[handle]
+        for page in table[self._pages_for(length):]:
+            self._release(page)
+        del table[self._pages_for(length):]
+        self._lengths[handle] = length
+
+    def fork(self, handle):
+        """A new handle with the same content: full pages shared, the partial last page copied."""
+        length, table = self._lengths[handle], self._tables[handle]
+        full = length // self.page_size
+        partial = length % self.page_size != 0
+        if partial and not self._free:
+            raise PoolFull("no free page for the fork's partial last page")
+        child = self.new()
+        for page in table[:full]:
+            self.refs[page] += 1
+        self._tables[child] = table[:full]
+        if partial:
+            self._tables[child].append(self._copy_of(table[full]))
+        self._lengths[child] = length
+        return child
+
+    # ---- reservations (one forward) ----
+    def can_hold(self, extra_tokens_per_handle):
+        """Would a reservation of {handle: extra tokens} fit in the free pages?"""
+        return self._pages_needed(extra_tokens_per_handle) <= len(self._free)
+
+    def reserve(self, handles, n_new):
+        """Make positions [length, length + n_new) of each handle writable by it alone (fresh pages,
+        copies of shared ones). All or nothing: PoolFull changes nothing. Lengths change at commit."""
+        if len(set(handles)) != len(handles):
+            raise ValueError("a handle appears twice in one forward")
+        needed = self._pages_needed({handle: n_new for handle in handles})
+        if needed > len(self._free):
+            raise PoolFull(f"need {needed} free KV pages, {len(self._free)} left")
+        before = [list(self._tables[handle]) for handle in handles]
+        for handle in handles:
+            table, length = self._tables[handle], self._lengths[handle]
+            for index in self._shared_in_range(handle, n_new):  # copy on write
+                copy = self._copy_of(table[index])
+                self._release(table[index])
+                table[index] = copy
+            while len(table) < self._pages_for(length + n_new):
+                table.append(self._take())
+        return Reservation(list(handles), [self._lengths[h] for h in handles], n_new, before)
+
+    def write_slots(self, handle, start, count):
+        """Flat slot ids (page * page_size + offset) of positions [start, start + count)."""
+        table, size = self._tables[handle], self.page_size
+        return [table[pos // size] * size + pos % size for pos in range(start, start + count)]
+
+    def commit(self, reservation):
+        for handle, start in zip(reservation.handles, reservation.starts):
+            self._lengths[handle] = start + reservation.n_new
+
+    def rollback(self, reservation):
+        """After a failed forward: tables as before the reservation (written slots lie past the length)."""
+        for handle, before in zip(reservation.handles, reservation.tables_before):
+            if handle in self._tables:
+                for page in before:
+                    self.refs[page] += 1
+                for page in self._tables[handle]:
+                    self._release(page)
+                self._tables[handle] = before
+
+    # ---- pages ----
+    def _pages_for(self, length):
+        return -(-length // self.page_size)
+
+    def _shared_in_range(self, handle, n_new):
+        table, length = self._tables[handle], self._lengths[handle]
+        last = min(self._pages_for(length + n_new), len(table))
+        return [i for i in range(length // self.page_size, last) if self.refs[table[i]] > 1]
+
+    def _pages_needed(self, extra_tokens_per_handle):
+        needed = 0
+        for handle, extra in extra_tokens_per_handle.items():
+            fresh = self._pages_for(self._lengths[handle] + extra) - len(self._tables[handle])
+            needed += max(0, fresh) + len(self._shared_in_range(handle, extra))
+        return needed
+
+    def _take(self):
+        page = self._free.pop()
+        self.refs[page] = 1
+        if not self._zeroed[page]:
+            self._zero(page)
+            self.pages_zeroed += 1
+        return page
+
+    def _zero(self, page):
+        for layer in range(self.num_layers):
+            self.keys[layer][page].zero_()
+            self.values[layer][page].zero_()
+        self._zeroed[page] = 1
+
+    def _copy_of(self, page):
+        copy = self._take()
+        for layer in range(self.num_layers):
+            self.keys[layer][copy].copy_(self.keys[layer][page])
+            self.values[layer][copy].copy_(self.values[layer][page])
+        return copy
+
+    def _release(self, page):
+        self.refs[page] -= 1
+        if self.refs[page] == 0:
+            self._free.append(page)
