@@ -17,7 +17,8 @@ import inspect
 import gradio as gr
 
 from visualizer.engine.knobs import KNOB_BY_NAME, KNOBS
-from visualizer.engine.limits import InputError, check_steps
+from visualizer.engine.errors import InputError, refuse
+from visualizer.engine.limits import check_steps
 from visualizer.engine.payloads import decoder_payload, step_payload, tokens_payload
 
 CONTRACT_KNOBS = ("temperature", "top_k", "top_p")  # /start's positions 2-4, before seed, max_new_tokens, top
@@ -117,7 +118,7 @@ class Endpoints:
     def _decoder(session):
         decoder = session.workspace.existing_decoder
         if decoder is None:
-            raise InputError("no decoder in this session: call /start first", "no_decoder")
+            raise refuse("no_decoder")
         return decoder
 
 

@@ -14,7 +14,7 @@ What is left out: components and wiring (the tab modules), HTTP middleware (`htt
 import contextlib
 import secrets
 
-from visualizer.engine.limits import InputError
+from visualizer.engine.errors import refuse
 
 from .texts import language_from_header, texts_for
 
@@ -53,8 +53,13 @@ class AppContext:
         """An InputError in the request's language: its code's template, else its English line."""
         texts = self.texts(request)
         template = texts.get(f"error_{getattr(error, 'code', None)}")
+        if not template:
+            return str(error)
+        params = dict(error.params)
+        if "name" in params:
+            params["name"] = texts.get(f"field_{params['name']}", params["name"])
         try:
-            return template.format(**error.params) if template else str(error)
+            return template.format(**params)
         except (KeyError, IndexError, ValueError):
             return str(error)
 
@@ -76,8 +81,7 @@ class AppContext:
     def session(self, request, owner, create=False):
         """The request's session (created when `create` and missing) with its turn held."""
         if not owner:
-            raise InputError("this request carries no session secret: reload the page, or use gradio_client",
-                             "no_owner")
+            raise refuse("no_owner")
         key = getattr(request, "session_hash", None)
         with self.store.use(key, owner, create=create, address=self.address(request)) as session:
             yield session

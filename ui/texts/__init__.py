@@ -8,10 +8,10 @@ a code and parameters (`engine/errors.py`); `error_text` renders them in the use
 What is left out: other languages (add a dict with the same keys to every module).
 """
 
-from . import base
+from . import base, errors
 
 LANGUAGES = ("en", "es")
-_AREAS = (base,)
+_AREAS = (base, errors)
 EN = {key: value for area in _AREAS for key, value in area.EN.items()}
 ES = {key: value for area in _AREAS for key, value in area.ES.items()}
 TEXTS = {"en": EN, "es": ES}

@@ -10,7 +10,7 @@ What is left out: beam search and anything that needs several candidates per pos
 
 import torch
 
-from .limits import InputError
+from .errors import InputError, refuse
 from .sampling import Noise, SamplingSettings
 
 
@@ -21,7 +21,7 @@ class DecodeFinished(InputError):
 class Branch:
     def __init__(self, tokenizer, prompt_ids, settings=None, max_new_tokens=256, top_n=10):
         if not prompt_ids:
-            raise InputError("the prompt is empty: there is nothing to continue")
+            raise refuse("empty_prompt")
         self.tokenizer = tokenizer
         self.eos_ids = frozenset(tokenizer.eos_ids)
         self.prompt_ids = list(prompt_ids)
@@ -57,7 +57,7 @@ class Branch:
 
     def check_can_step(self):
         if self.stop:
-            raise DecodeFinished(f"the message has ended ({self.stop}): undo or reset to go on")
+            raise refuse("message_ended", DecodeFinished, reason=self.stop)
 
     def use_settings(self, settings):
         """New settings apply from the next pick; a new seed restarts the generator."""
@@ -133,7 +133,7 @@ class Branch:
         """Undo `generator_state`; a state of the wrong size is refused (InputError)."""
         current = self.noise.state()
         if len(state) != current.numel():
-            raise InputError("the saved sampling state does not fit this server")
+            raise refuse("bad_saved_state")
         self.noise.set_state(torch.tensor(list(state), dtype=torch.uint8))
 
     def nbytes(self):

@@ -10,8 +10,9 @@ What is left out: batching, padding and truncation (the engine feeds one sequenc
 from functools import cached_property
 
 from jinja2 import TemplateError
+from transformers.convert_slow_tokenizer import bytes_to_unicode
 
-from .limits import InputError
+from .errors import refuse
 
 
 class ChatTokenizer:
@@ -51,17 +52,20 @@ class ChatTokenizer:
 class HFChatTokenizer(ChatTokenizer):
     """Adapter for a transformers tokenizer (fast or slow) that carries a chat template."""
 
-    def __init__(self, tokenizer, name, vocab_size=None):
+    def __init__(self, tokenizer, name, vocab_size=None, eos_ids=None):
+        """`eos_ids`: the ids that end a message (the model's generation_config.eos_token_id, an int or
+        a list); without a model, the tokenizer's own end token."""
         self.tokenizer = tokenizer
         self.name = name
         self.vocab_size = vocab_size or len(tokenizer)
-        self.eos_ids = _eos_ids(tokenizer)
+        eos = eos_ids if eos_ids is not None else tokenizer.eos_token_id
+        self.eos_ids = tuple(sorted({eos} if isinstance(eos, int) else set(eos or ())))
         template = tokenizer.chat_template or ""
         self.template_options = tuple(opt for opt in ("enable_thinking",) if opt in template)
 
     def render(self, messages, add_generation_prompt=True, **options):
         if not self.tokenizer.chat_template:
-            raise InputError(f"{self.name} has no chat template: give plain text instead")
+            raise refuse("no_template", model=self.name)
         options = {key: value for key, value in options.items() if key in self.template_options}
         try:
             return self.tokenizer.apply_chat_template(
@@ -69,7 +73,7 @@ class HFChatTokenizer(ChatTokenizer):
             )
         except TemplateError as error:
             # Some templates refuse orders they were not trained on (e.g. two user turns in a row).
-            raise InputError(f"the chat template refused this conversation: {error}") from None
+            raise refuse("template_refused", reason=str(error)[:200]) from None
 
     def encode(self, text):
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -117,27 +121,5 @@ class HFChatTokenizer(ChatTokenizer):
         return "Ġ" in vocab or any(piece.startswith("Ġ") for piece in list(vocab)[:5000])
 
 
-def _eos_ids(tokenizer):
-    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-    for marker in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>"):
-        token_id = tokenizer.convert_tokens_to_ids(marker)
-        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
-            ids.add(token_id)
-    return tuple(sorted(ids))
-
-
-def _bytes_to_unicode():
-    """GPT-2's reversible map from the 256 byte values to printable characters."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    printable += list(range(ord("®"), ord("ÿ") + 1))
-    chars = printable[:]
-    extra = 0
-    for byte in range(256):
-        if byte not in printable:
-            printable.append(byte)
-            chars.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, map(chr, chars)))
-
-
-_UNICODE_TO_BYTE = {char: byte for byte, char in _bytes_to_unicode().items()}
+# GPT-2's reversible map from the 256 byte values to printable characters, inverted.
+_UNICODE_TO_BYTE = {char: byte for byte, char in bytes_to_unicode().items()}

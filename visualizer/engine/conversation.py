@@ -9,9 +9,12 @@ What is left out: tool calls, images and other content parts (content must be a 
 import json
 import unicodedata
 
-from .limits import MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_TOTAL_CHARS, InputError
+from .errors import refuse
+from .limits import MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_TOTAL_CHARS
 
 ROLES = ("system", "user", "assistant")
+# JSON text longer than this cannot hold a valid conversation (it is refused before parsing).
+MAX_JSON_CHARS = 4 * MAX_TOTAL_CHARS + 64 * 200
 # Text may hold newlines and tabs; other control characters are binary junk, not chat.
 _ALLOWED_CONTROLS = {"\n", "\t", "\r"}
 
@@ -22,24 +25,28 @@ def parse_conversation(value):
         try:
             value = value.decode("utf-8")
         except UnicodeDecodeError:
-            raise InputError("the conversation is not UTF-8 text") from None
+            raise refuse("not_utf8") from None
     if isinstance(value, str):
         if not value.strip():
-            raise InputError("the conversation is empty: add at least one message")
+            raise refuse("empty_conversation")
+        if len(value) > MAX_JSON_CHARS:
+            raise refuse("conversation_too_long", count=len(value), limit=MAX_JSON_CHARS)
         try:
             value = json.loads(value)
         except json.JSONDecodeError as error:
-            raise InputError(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+            raise refuse("invalid_json", line=error.lineno, column=error.colno, reason=error.msg) from None
+        except RecursionError:
+            raise refuse("json_too_deep") from None
     if not isinstance(value, list):
-        raise InputError("the conversation must be a JSON list of messages")
+        raise refuse("not_a_list")
     if not value:
-        raise InputError("the conversation is empty: add at least one message")
+        raise refuse("empty_conversation")
     if len(value) > MAX_MESSAGES:
-        raise InputError(f"too many messages: {len(value)} (at most {MAX_MESSAGES})")
+        raise refuse("too_many_messages", count=len(value), limit=MAX_MESSAGES)
     messages = [_check_message(index, message) for index, message in enumerate(value, start=1)]
     total = sum(len(message["content"]) for message in messages)
     if total > MAX_TOTAL_CHARS:
-        raise InputError(f"the conversation is too long: {total} characters (at most {MAX_TOTAL_CHARS})")
+        raise refuse("conversation_too_long", count=total, limit=MAX_TOTAL_CHARS)
     return messages
 
 
@@ -50,19 +57,17 @@ def conversation_json(messages):
 
 def _check_message(index, message):
     if not isinstance(message, dict):
-        raise InputError(f"message {index} must be an object with a role and a content")
+        raise refuse("message_not_object", index=index)
     role = message.get("role")
     if role not in ROLES:
-        raise InputError(f"message {index}: unknown role {str(role)[:30]!r} (use system, user or assistant)")
+        raise refuse("unknown_role", index=index, role=str(role)[:30])
     if "content" not in message or message["content"] is None:
-        raise InputError(f"message {index} ({role}) has no content")
+        raise refuse("no_content", index=index, role=role)
     content = message["content"]
     if not isinstance(content, str):
-        raise InputError(f"message {index} ({role}): content must be text")
+        raise refuse("content_not_text", index=index, role=role)
     if len(content) > MAX_MESSAGE_CHARS:
-        raise InputError(
-            f"message {index} ({role}) is too long: {len(content)} characters (at most {MAX_MESSAGE_CHARS})"
-        )
+        raise refuse("message_too_long", index=index, role=role, count=len(content), limit=MAX_MESSAGE_CHARS)
     _check_text(index, role, content)
     return {"role": role, "content": content}
 
@@ -71,6 +76,6 @@ def _check_text(index, role, content):
     for char in content:
         category = unicodedata.category(char)
         if category == "Cs":
-            raise InputError(f"message {index} ({role}) holds an unpaired surrogate, which is not valid text")
+            raise refuse("message_surrogate", index=index, role=role)
         if category == "Cc" and char not in _ALLOWED_CONTROLS:
-            raise InputError(f"message {index} ({role}) holds a control character {char!r}: binary data is not text")
+            raise refuse("message_control", index=index, role=role, char=repr(char))

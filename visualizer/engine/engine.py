@@ -21,7 +21,7 @@ import torch
 from . import stepper
 from .forward import ModelRunner
 from .kvpool import KVPool
-from .limits import InputError
+from .errors import refuse
 
 PREFILL_CHUNK = 512  # prompt tokens per forward pass when (re)building a row
 DEFAULT_POOL_BYTES = 2 * 2**30
@@ -86,12 +86,9 @@ class DirectTurns:
 
 def require_weights(loaded):
     if not loaded.has_weights:
-        raise InputError(f"decoding needs model weights: {loaded.name} is loaded tokenizer-only ({loaded.note})")
+        raise refuse("needs_weights", model=loaded.name)
 
 
 def check_context(loaded, prompt_length, max_new_tokens):
     if prompt_length + max_new_tokens > loaded.context_length:
-        raise InputError(
-            f"the prompt ({prompt_length} tokens) plus {max_new_tokens} new tokens exceeds "
-            f"the model's context of {loaded.context_length} tokens"
-        )
+        raise refuse("context_exceeded", count=prompt_length, new=max_new_tokens, limit=loaded.context_length)

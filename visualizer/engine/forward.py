@@ -14,7 +14,8 @@ PoolFull or any error every length, table and page is as before. Three ways to r
   remapped), runs, and returns the logits and the new K/V of the written slots, which the runner
   writes into the CPU pool. Each call ships the rows' whole pages: the price of ZeroGPU.
 The runner is not thread-safe: one thread drives it (the scheduler's model thread).
-What is left out: sampling (the caller picks from the logits), attention weights, multi-row extends.
+What is left out: sampling (the caller picks from the logits), attention weights, multi-row extends,
+models spread over several devices (the pool lives on one).
 """
 
 import torch
@@ -27,6 +28,9 @@ class ModelRunner:
     def __init__(self, model, pool, graphs=False, max_batch=32, device_call=None):
         if pool.dtype != model.dtype:
             raise ValueError(f"the KV pool is {pool.dtype} but the model is {model.dtype}")
+        wanted = "cpu" if device_call is not None else model.device.type
+        if pool.device.type != wanted:
+            raise ValueError(f"the KV pool is on {pool.device.type}; this runner needs it on {wanted}")
         self.model, self.pool, self.max_batch = model, pool, max_batch
         self.remote = device_call(device_forward) if device_call is not None else None
         self.graphs = bool(graphs) and pool.device.type == "cuda" and self.remote is None
@@ -100,7 +104,8 @@ class ModelRunner:
             return None
         static, graph, logits = captured
         host_ids, device_ids = self._split_ids(ids)
-        static.load(packed_inputs(self.pool, reservation, host_ids, *bucket, pin=True), device_ids)
+        static.load(packed_inputs(self.pool, reservation, host_ids, *bucket, pin=self.pool.device.type == "cuda"),
+                    device_ids)
         graph.replay()
         return logits[:rows].to(torch.float32, copy=True)  # the static output is overwritten next replay
 

@@ -81,8 +81,8 @@ class StepGraphs:
     def __init__(self, model, pool, max_batch):
         self.model, self.pool = model, pool
         self.batch_buckets = batch_buckets(max_batch)
-        likely_pages = [p for p in (MIN_PAGES_BUCKET << i for i in range(16))
-                        if p <= pages_bucket(-(-LIKELY_CONTEXT // pool.page_size))]
+        most = pages_bucket(-(-LIKELY_CONTEXT // pool.page_size))
+        likely_pages = [MIN_PAGES_BUCKET << i for i in range(most.bit_length()) if MIN_PAGES_BUCKET << i <= most]
         self.pending = [(b, p) for p in likely_pages for b in self.batch_buckets if self._fits((b, p))]
         self.captured = {}  # bucket -> (StaticStep, CUDAGraph, static logits)
         self.failed = set()
@@ -132,6 +132,7 @@ class StepGraphs:
         if self._memory_pool is None:
             self._memory_pool = torch.cuda.graph_pool_handle()
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self._memory_pool):
+        # thread_local: other threads (the UI copying results, say) may use CUDA during the capture.
+        with torch.cuda.graph(graph, pool=self._memory_pool, capture_error_mode="thread_local"):
             logits = static.run(self.model)
         return static, graph, logits

@@ -24,7 +24,8 @@ from transformers import (
     TopPLogitsWarper,
 )
 
-from .limits import InputError, as_float, as_int
+from .errors import refuse
+from .limits import as_float, as_int
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class Knob:
             return None
         high = vocab_size if self.high is None else self.high
         if not self.low <= number <= high:
-            raise InputError(f"{label} must be between {self.low:g} and {high:g} (got {number:g})")
+            raise refuse("out_of_range", name=label, low=f"{self.low:g}", high=f"{high:g}", value=f"{number:g}")
         return number
 
     def build(self, value):

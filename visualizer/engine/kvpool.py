@@ -16,8 +16,11 @@ Reads always gather the rows' pages (`index_select`). Reading a single row's con
 plain slice (no copy), with an allocator preferring consecutive pages, was tried and measured on
 this 2-core CPU (random SmolLM2-135M-shaped Llama, fp32, sdpa, one row at 2047 cached + 1 new token,
 median step of 30): slice 52.2 ms vs gather 48.1 ms with 1 thread, 48.5 vs 46.7 ms with 2 (a lone
-DynamicCache step: 50.3 / 48.0 ms). The slice did not help, so both were dropped; pages are handed
-out lowest id first.
+DynamicCache step: 50.3 / 48.0 ms). The slice did not help on this CPU (why was not
+investigated; a GPU was not measured), so both were dropped: pages come off a plain free stack.
+The bookkeeping (tables, lengths, reference counts, free pages) is guarded by one lock, so an idle
+session's rows can be freed from any thread; forward passes run from one thread at a time (the
+server's model thread), and no handle in a forward is freed meanwhile (its session is in use).
 
 `PageView.update` writes the new K/V in place (`index_copy_` into a flat token view) and returns the
 rows' pages as [rows, kv_heads, pages * page_size, head_dim]; `build_mask` gives the matching 4D
@@ -37,6 +40,8 @@ What is left out: sliding-window and linear-attention layers (refused), prefix c
 shared by fork only), offloading, quantized pages, flash-attention paged kernels.
 """
 
+import functools
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -46,7 +51,20 @@ TRASH_PAGE = 0
 
 
 class PoolFull(RuntimeError):
-    """Not enough free pages; the pool and every handle are left as they were."""
+    """Not enough free pages; the pool and every handle are left as they were. `needed`: the pages
+    the refused request wanted (None when unknown)."""
+
+    def __init__(self, message, needed=None):
+        super().__init__(message)
+        self.needed = needed
+
+
+def _locked(method):
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return guarded
 
 
 def build_mask(starts, q, kv_len, dtype):
@@ -119,6 +137,8 @@ def kv_shape(config):
 
 
 class KVPool:
+    """The pages of every session; a session is an int handle (see the module docstring)."""
+
     def __init__(self, config, num_pages, page_size=16, dtype=torch.float32, device="cpu"):
         if num_pages < 2:
             raise ValueError("a KV pool needs at least 2 pages (one is the trash page)")
@@ -138,6 +158,7 @@ class KVPool:
         self._zero(TRASH_PAGE)
         self._tables, self._lengths = {}, {}
         self._next_handle = 0
+        self._lock = threading.RLock()
 
     @classmethod
     def sized(cls, config, budget_bytes, page_size=16, dtype=torch.float32, device="cpu"):
@@ -171,29 +192,35 @@ class KVPool:
     def used_bytes(self):
         return (self.capacity_pages - len(self._free)) * self.page_bytes
 
+    @_locked
     def nbytes(self, handle):
         """Bytes this handle holds; a page shared by k handles counts page_bytes / k."""
         return round(sum(self.page_bytes / self.refs[page] for page in self._tables[handle]))
 
     # ---- handles ----
+    @_locked
     def new(self):
         handle = self._next_handle
         self._next_handle += 1
         self._tables[handle], self._lengths[handle] = [], 0
         return handle
 
+    @_locked
     def length(self, handle):
         return self._lengths[handle]
 
+    @_locked
     def block_table(self, handle):
         return list(self._tables[handle])
 
+    @_locked
     def free(self, handle):
         """Evict: give the handle's pages back (shared ones only lose a reference)."""
         for page in self._tables.pop(handle):
             self._release(page)
         del self._lengths[handle]
 
+    @_locked
     def truncate(self, handle, length):
         """Undo: move the length back; pages past the new end go back to the pool."""
         if not 0 <= length <= self._lengths[handle]:
@@ -204,13 +231,14 @@ class KVPool:
         del table[self._pages_for(length):]
         self._lengths[handle] = length
 
+    @_locked
     def fork(self, handle):
         """A new handle with the same content: full pages shared, the partial last page copied."""
         length, table = self._lengths[handle], self._tables[handle]
         full = length // self.page_size
         partial = length % self.page_size != 0
         if partial and not self._free:
-            raise PoolFull("no free page for the fork's partial last page")
+            raise PoolFull("no free page for the fork's partial last page", needed=1)
         child = self.new()
         for page in table[:full]:
             self.refs[page] += 1
@@ -221,10 +249,12 @@ class KVPool:
         return child
 
     # ---- reservations (one forward) ----
+    @_locked
     def can_hold(self, extra_tokens_per_handle):
         """Would a reservation of {handle: extra tokens} fit in the free pages?"""
         return self._pages_needed(extra_tokens_per_handle) <= len(self._free)
 
+    @_locked
     def reserve(self, handles, n_new):
         """Make positions [length, length + n_new) of each handle writable by it alone (fresh pages,
         copies of shared ones). All or nothing: PoolFull changes nothing. Lengths change at commit."""
@@ -232,7 +262,7 @@ class KVPool:
             raise ValueError("a handle appears twice in one forward")
         needed = self._pages_needed({handle: n_new for handle in handles})
         if needed > len(self._free):
-            raise PoolFull(f"need {needed} free KV pages, {len(self._free)} left")
+            raise PoolFull(f"need {needed} free KV pages, {len(self._free)} left", needed=needed)
         before = [list(self._tables[handle]) for handle in handles]
         for handle in handles:
             table, length = self._tables[handle], self._lengths[handle]
@@ -244,15 +274,18 @@ class KVPool:
                 table.append(self._take())
         return Reservation(list(handles), [self._lengths[h] for h in handles], n_new, before)
 
+    @_locked
     def write_slots(self, handle, start, count):
         """Flat slot ids (page * page_size + offset) of positions [start, start + count)."""
         table, size = self._tables[handle], self.page_size
         return [table[pos // size] * size + pos % size for pos in range(start, start + count)]
 
+    @_locked
     def commit(self, reservation):
         for handle, start in zip(reservation.handles, reservation.starts):
             self._lengths[handle] = start + reservation.n_new
 
+    @_locked
     def rollback(self, reservation):
         """After a failed forward: tables as before the reservation (written slots lie past the length)."""
         for handle, before in zip(reservation.handles, reservation.tables_before):

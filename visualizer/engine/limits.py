@@ -11,6 +11,8 @@ What is left out: limits on server resources (sessions, memory, request sizes) l
 import math
 import re
 
+from .errors import InputError, refuse
+
 MAX_MESSAGES = 64
 MAX_MESSAGE_CHARS = 8_000
 MAX_TOTAL_CHARS = 32_000
@@ -27,14 +29,6 @@ _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _DECIMAL = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 
 
-class InputError(ValueError):
-    """Bad input from a user: the message is one English line, fit to show as is; `code` and `params`
-    let a UI say the same in another language (its template for the code, filled with the params)."""
-
-    def __init__(self, message, code=None, **params):
-        super().__init__(message)
-        self.code = code
-        self.params = params
 
 
 def check_seed(value):
@@ -63,11 +57,11 @@ def check_text(value, name, limit):
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InputError(f"{name} must be text")
+        raise refuse("not_text", name=name)
     if len(value) > limit:
-        raise InputError(f"{name} is too long: {len(value)} characters (at most {limit})")
+        raise refuse("text_too_long", name=name, length=len(value), limit=limit)
     if any("\ud800" <= char <= "\udfff" for char in value):
-        raise InputError(f"{name} holds an unpaired surrogate, which is not valid text")
+        raise refuse("surrogate", name=name)
     return value
 
 
@@ -77,32 +71,32 @@ def is_ascii_integer(text):
 
 def as_float(value, name):
     if isinstance(value, bool):
-        raise InputError(f"{name} must be a number (got {value!r})")
+        raise refuse("not_number", name=name, value=str(value)[:40])
     if isinstance(value, str):
         if not _DECIMAL.match(value.strip()):
-            raise InputError(f"{name} must be a number written with the digits 0-9 (got {value[:40]!r})")
+            raise refuse("not_number", name=name, value=value[:40])
         value = value.strip()
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{name} must be a number (got {str(value)[:40]!r})") from None
+        raise refuse("not_number", name=name, value=str(value)[:40]) from None
     if not math.isfinite(number):
-        raise InputError(f"{name} must be a finite number (got {str(value)[:40]!r})")
+        raise refuse("not_finite", name=name, value=str(value)[:40])
     return number
 
 
 def as_int(value, name):
     if isinstance(value, bool):
-        raise InputError(f"{name} must be a whole number (got {value!r})")
+        raise refuse("not_whole", name=name, value=str(value))
     if isinstance(value, float):
         if not value.is_integer():
-            raise InputError(f"{name} must be a whole number (got {value:g})")
+            raise refuse("not_whole", name=name, value=f"{value:g}")
         return int(value)
     if isinstance(value, int):
         return value
     text = str(value).strip()[:MAX_TYPED_CHARS]
     if not _INTEGER.match(text):
-        raise InputError(f"{name} must be a whole number written with the digits 0-9 (got {text[:40]!r})")
+        raise refuse("not_whole", name=name, value=text[:40])
     return int(text)
 
 
@@ -112,5 +106,5 @@ def _int_in_range(value, name, low, high, default=None):
         return default
     value = as_int(value, name)
     if not low <= value <= high:
-        raise InputError(f"{name} must be between {low} and {high} (got {value})")
+        raise refuse("out_of_range", name=name, low=low, high=high, value=value)
     return value

@@ -12,6 +12,7 @@ What is left out: undo and forced tokens (see `decoder.py`).
 
 from .branch import Branch, DecodeFinished
 from .engine import check_context, require_weights
+from .errors import refuse
 from .limits import DEFAULT_NEW_TOKENS, DEFAULT_TOP_N
 from .sampling import SamplingSettings
 from .stepper import Advance, Feed, preview_record, release
@@ -78,7 +79,7 @@ class Lockstep:
         of a branch that had already stopped. `interactive=False`: part of a run (see Decoder.step)."""
         live = [branch for branch in self.branches if not branch.stop]
         if not live:
-            raise DecodeFinished("both messages have ended: reset to go on")
+            raise refuse("both_ended", DecodeFinished)
         self._ensure_ready()
         records = self.engine.turns.advance([Advance(branch) for branch in live], interactive)
         by_branch = dict(zip(map(id, live), records))

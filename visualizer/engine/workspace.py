@@ -21,8 +21,9 @@ from dataclasses import dataclass, replace
 from .conversation import parse_conversation
 from .decoder import Decoder
 from .engine import require_weights
-from .limits import (MAX_PROMPT_TOKENS, MAX_TYPED_CHARS, InputError, check_max_new_tokens, check_text,
-                     check_token_id, check_top_n, is_ascii_integer)
+from .errors import refuse
+from .limits import (MAX_PROMPT_TOKENS, MAX_TYPED_CHARS, check_max_new_tokens, check_text, check_token_id,
+                     check_top_n, is_ascii_integer)
 from .lockstep import Lockstep
 from .sampling import SamplingSettings
 from .template import render_conversation
@@ -86,7 +87,7 @@ class Workspace:
     def prompt(self):
         """The rendered conversation and its ids (cached until the conversation or options change)."""
         if self.messages is None:
-            raise InputError("no conversation yet: add at least one message")
+            raise refuse("no_conversation")
         if self._prompt is None:
             self._prompt = self.render(self.messages)
         return self._prompt
@@ -97,7 +98,7 @@ class Workspace:
                                        **self.template.render_options())
         ids = tuple(tokenizer.encode(rendered.text))
         if len(ids) > self.max_prompt_tokens:
-            raise InputError(f"the prompt is {len(ids)} tokens long (at most {self.max_prompt_tokens})")
+            raise refuse("prompt_too_long", count=len(ids), limit=self.max_prompt_tokens)
         return Prompt(rendered, ids)
 
     # Decoding choices.
@@ -164,7 +165,7 @@ class Workspace:
         if is_ascii_integer(stripped):
             return check_token_id(stripped, vocab)
         shown = ", ".join(map(str, ids[:8])) + (", ..." if len(ids) > 8 else "")
-        raise InputError(f"{typed[:40]!r} is {len(ids)} tokens [{shown}]: force one token at a time (or #id)")
+        raise refuse("not_one_token", typed=typed[:40], count=len(ids), ids=shown)
 
     # The Compare tab.
     def lockstep(self):
@@ -222,7 +223,7 @@ class Workspace:
         try:
             rng = base64.b64decode(saved.get("rng") or "", validate=True) or None
         except ValueError:
-            raise InputError("the saved sampling state is not valid") from None
+            raise refuse("bad_saved_state") from None
         decoder.restore(generated, forced[:len(generated)], rng)
         return True
 

@@ -26,7 +26,7 @@ import torch
 
 from ..engine import stepper
 from ..engine.kvpool import PoolFull
-from ..engine.limits import InputError
+from ..engine.errors import InputError, refuse
 
 LOG = logging.getLogger(__name__)
 DEFAULT_CHUNK = 256
@@ -76,7 +76,7 @@ class Scheduler:
         tokens = len(branch.ids)
         with self._cond:
             if self._prefill_tokens and self._prefill_tokens + tokens > self.max_prefill_tokens:
-                raise ServerBusy("the server is busy reading other long prompts: try again in a few seconds")
+                raise refuse("prefill_busy", ServerBusy)
             self._prefill_tokens += tokens
         try:
             job = self._submit(_Turn("call", lambda: stepper.Prefill(self.runner, branch, self.chunk, rebuild_records)))
@@ -234,6 +234,5 @@ class Scheduler:
                 try:
                     return function()
                 except PoolFull:
-                    raise ServerBusy("the server's memory for conversations is full right now: "
-                                     "try again in a moment") from None
+                    raise refuse("pool_full", ServerBusy) from None
 

@@ -21,7 +21,7 @@ import contextlib
 import threading
 import time
 
-from ..engine.limits import InputError
+from ..engine.errors import InputError, refuse
 
 MAX_PENDING = 32  # actions of one session waiting their turn
 
@@ -54,7 +54,7 @@ class Session:
     def _enter(self, max_pending):
         with self._cond:
             if self.waiting >= max_pending:
-                raise InputError(f"too many actions waiting in this session ({max_pending}): wait for them to finish")
+                raise refuse("too_many_pending", limit=max_pending)
             ticket = self._next_ticket
             self._next_ticket += 1
             while self._serving != ticket:
@@ -97,18 +97,18 @@ class SessionStore:
         `create`: make it if missing (rate-limited per `address`); else a missing key raises
         SessionExpired. A key owned by someone else raises NotYourSession."""
         if not key:
-            raise SessionExpired("this request has no session: open the page, or call /start first")
+            raise refuse("no_session", SessionExpired)
         with self._lock:
             doomed = self._sweep_locked()
             session = self._sessions.get(key)
             if session is None:
                 if not create:
-                    raise SessionExpired("session expired: call /start (or reload the page)")
+                    raise refuse("session_expired", SessionExpired)
                 session, dropped = self._create_locked(key, owner, address)
                 doomed += dropped
             elif session.owner != owner:
                 self.refused += 1
-                raise NotYourSession("this session belongs to another browser or client")
+                raise refuse("not_your_session", NotYourSession)
             self._touch_locked(session)
         for other in doomed:
             other.try_evict()
@@ -174,13 +174,13 @@ class SessionStore:
             recent.popleft()
         if len(recent) >= self.settings.creations_per_minute:
             self.refused += 1
-            raise InputError("too many new sessions from this address: try again in a minute")
+            raise refuse("too_many_new_sessions")
         dropped = []
         if len(self._sessions) >= self.settings.max_sessions:
             idle = [k for k, s in self._sessions.items() if not s.waiting]
             if not idle:
                 self.refused += 1
-                raise InputError("the server has as many sessions as it can hold: try again in a minute")
+                raise refuse("server_full")
             dropped.append(self._drop_locked(idle[0]))
         recent.append(now)
         session = self._sessions[key] = Session(key, owner, self.new_workspace(), now)

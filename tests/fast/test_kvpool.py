@@ -1,6 +1,6 @@
 """The paged KV pool and its runner: pooled forwards must equal per-row DynamicCache forwards.
 
-Tiny random Llama and Qwen3 models (tests/tiny.py) under sdpa and eager, float32, pages of 8 tokens
+Tiny random Llama and Qwen3 models (tests/fast/tiny.py) under sdpa and eager, float32, pages of 8 tokens
 so every test crosses page boundaries. References run each row alone on its own DynamicCache.
 What is left out: CUDA graphs proper (the static-buffer path runs here without capture; the GPU
 check is bench/pool_gpu_check.py) and the ZeroGPU boundary (tests/test_zerogpu.py).
@@ -315,3 +315,52 @@ def test_sizes_and_budget():
         pool.reserve([handle], 16 * pool.capacity_pages + 1)
     pool.commit(pool.reserve([handle], 17))
     assert pool.length(handle) == 17 and pool.nbytes(handle) == pool.used_bytes == 2 * page_bytes
+
+
+class EagerGraph:
+    """Stands in for a captured CUDA graph on the CPU: replay reruns the static step into the same
+    output tensor, as a real replay overwrites its static output."""
+
+    def __init__(self, static, model):
+        self.static, self.model = static, model
+        self.logits = static.run(model)
+
+    def replay(self):
+        self.logits.copy_(self.static.run(self.model))
+
+
+def test_the_runners_graph_path_equals_its_eager_path(model, monkeypatch):
+    """The runner's whole graph path (bucket lookup, pending captures, packed load, copy out), with
+    the capture replaced by EagerGraph so that it runs on the CPU."""
+    def capture(self, rows, pages):
+        static = StaticStep(self.pool, rows, pages)
+        graph = EagerGraph(static, self.model)
+        return static, graph, graph.logits
+
+    monkeypatch.setattr(StepGraphs, "_capture", torch.no_grad()(capture))
+    rng = random.Random(10)
+    pool, runner = make(model)
+    runner.graphs, runner._graphs = True, StepGraphs(model, pool, max_batch=8)
+    handles = [pool.new() for _ in range(3)]
+    for handle, n in zip(handles, (4, 9, 31)):
+        runner.extend(handle, rand_ids(rng, n))
+    for rows in (handles, handles[:1], handles):
+        tokens = rand_ids(rng, len(rows))
+        runner.graphs = False
+        eager = runner.step(rows, tokens)
+        for handle in rows:
+            pool.truncate(handle, pool.length(handle) - 1)
+        runner.graphs = True
+        bucket = runner._graphs.bucket(len(rows), max(len(pool.block_table(h)) for h in rows))
+        if bucket not in runner._graphs.captured:
+            runner.step(rows, tokens)  # not captured yet: eager, and the bucket goes first in line
+            assert runner._graphs.pending[0] == bucket
+            for handle in rows:
+                pool.truncate(handle, pool.length(handle) - 1)
+            assert runner.capture_pending() and bucket in runner._graphs.captured
+        replayed = runner.step(rows, tokens)
+        assert close(eager, replayed)
+    held = runner.step(handles, rand_ids(rng, 3))
+    copy_of_held = held.clone()
+    runner.step(handles, rand_ids(rng, 3))  # the next replay overwrites the static output...
+    assert torch.equal(held, copy_of_held)  # ...not what an earlier step returned

@@ -1,0 +1,175 @@
+"""The scheduler on a tiny model: batches, fairness between clicks, runs and long prompts, full pools.
+
+To make turns wait together, a test holds the model thread with a `call` that blocks on an event,
+lets the other threads queue behind it (counted with `scheduler.waiting`), then lets go.
+References: each session's steps alone (a DirectTurns engine), step for step.
+"""
+
+import threading
+
+import pytest
+from threads import in_threads, wait_until
+
+from visualizer.engine.decoder import Decoder
+from visualizer.engine.engine import Engine
+from visualizer.engine.errors import InputError
+from visualizer.engine.sampling import SamplingSettings
+from visualizer.serving.scheduler import Scheduler, ServerBusy
+
+SEEDS = range(8)
+
+
+@pytest.fixture()
+def scheduled(tiny):
+    engines = []
+
+    def make(pool_bytes=32 * 2**20, **options):
+        engine = Engine.create(tiny, pool_bytes, turns=lambda runner: Scheduler(runner, **options))
+        engines.append(engine)
+        return engine
+    yield make
+    for engine in engines:
+        engine.turns.close()
+
+
+def held(scheduler):
+    """A context: the model thread blocked until the block ends; -> (enter, leave)."""
+    release, entered = threading.Event(), threading.Event()
+
+    def block():
+        entered.set()
+        release.wait(30)
+    join = in_threads([lambda: scheduler.call(block)])
+    entered.wait(30)
+    return release, join
+
+
+def queued_together(scheduler, functions):
+    release, join_hold = held(scheduler)
+    join = in_threads(functions)
+    wait_until(lambda: scheduler.waiting == len(functions))
+    release.set()
+    join_hold()
+    join()
+
+
+def decoders(engine, prompt, count, max_new=12):
+    made = [Decoder(engine, prompt[: len(prompt) - i], SamplingSettings.sampled(seed=i, temperature=1.1), max_new)
+            for i in range(count)]
+    for decoder in made:
+        decoder.start()
+    return made
+
+
+def test_steps_waiting_together_share_one_pass_and_equal_lone_runs(scheduled, engine, prompt):
+    server = scheduled()
+    batched, alone = decoders(server, prompt, 8), decoders(engine, prompt, 8)
+    for round_number in range(1, 4):
+        batches_before = server.turns.stats()["batches"]
+        queued_together(server.turns, [d.step for d in batched])
+        assert server.turns.stats()["batches"] == batches_before + 1
+        assert {d.records[-1].batch_rows for d in batched} == {8}
+    for a, b in zip(batched, alone):
+        expected = [b.step() for _ in range(3)]
+        assert [r.id for r in a.records] == [r.id for r in expected]
+        assert [r.prob for r in a.records] == pytest.approx([r.prob for r in expected], abs=2e-5)
+
+
+def test_thirty_threads_stepping_at_once_equal_their_alone_replays(scheduled, engine, prompt):
+    server = scheduled(max_batch=32)
+    many = decoders(server, prompt, 30, max_new=6)
+    in_threads([lambda d=d: list(d.run()) for d in many])()
+    for decoder in many:
+        alone = Decoder(engine, decoder.prompt_ids, decoder.branch.settings, 6)
+        assert [r.id for r in alone.run()] == decoder.generated
+    stats = server.turns.stats()
+    assert stats["batched_steps"] == 30 * 6 and stats["batches"] < 30 * 6
+
+
+def test_clicks_go_before_the_tokens_of_runs_and_batches_respect_max_batch(scheduled, prompt):
+    server = scheduled(max_batch=4)
+    runs, click = decoders(server, prompt, 6), decoders(server, prompt, 1)[0]
+    release, join_hold = held(server.turns)
+    join_runs = in_threads([lambda d=d: d.step(interactive=False) for d in runs])
+    wait_until(lambda: server.turns.waiting == 6)
+    join_click = in_threads([click.step])
+    wait_until(lambda: server.turns.waiting == 7)
+    release.set()
+    join_hold()
+    join_click()
+    join_runs()
+    assert click.records[-1].batch_rows == 4  # the click and the three oldest run tokens
+    assert sorted(d.records[-1].batch_rows for d in runs) == [3, 3, 3, 4, 4, 4]  # the other three after
+
+
+def test_a_long_prompt_is_read_in_chunks_and_steps_get_in_between(scheduled, prompt):
+    server = scheduled(chunk=16)
+    stepper = decoders(server, prompt, 1, max_new=40)[0]
+    long_prompt = (prompt * 20)[:600]
+    reader = Decoder(server, long_prompt, max_new_tokens=4)
+    chunks_when_stepped = []
+
+    def steps():
+        for _ in range(5):
+            stepper.step()
+            chunks_when_stepped.append(server.turns.stats()["prefill_chunks"])
+    release, join_hold = held(server.turns)
+    join = in_threads([reader.start])
+    wait_until(lambda: server.turns.waiting == 1)  # the prefill's first turn (its row) is queued
+    join_steps = in_threads([steps])
+    release.set()
+    join_hold()
+    join_steps()
+    join()
+    total = -(-600 // 16)
+    assert server.turns.stats()["prefill_chunks"] >= total
+    assert chunks_when_stepped[0] < total  # the first step did not wait for the whole prompt
+    assert reader.cache_length() == 600
+
+
+def test_too_many_prompt_tokens_waiting_are_refused_clearly(scheduled, prompt):
+    server = scheduled(max_prefill_tokens=len(prompt) + 10)
+    first, second = Decoder(server, prompt, max_new_tokens=4), Decoder(server, prompt, max_new_tokens=4)
+    release, join_hold = held(server.turns)
+    join = in_threads([first.start])
+    wait_until(lambda: server.turns.waiting >= 1 and server.turns.stats()["prefill_tokens_waiting"] > 0)
+    with pytest.raises(ServerBusy) as refused:
+        second.start()
+    assert refused.value.code == "prefill_busy"
+    release.set()
+    join_hold()
+    join()
+    second.start()  # once the first is read, there is room again
+
+
+def test_a_full_pool_asks_for_room_then_fails_with_a_clear_error(engine, tiny, prompt):
+    asked = []
+    pages_for_one_prompt = len(prompt) // engine.pool.page_size + 2
+    small = Engine.create(tiny, pages_for_one_prompt * engine.pool.page_bytes,
+                          turns=lambda runner: Scheduler(runner, on_pool_full=lambda full: asked.append(full)))
+    try:
+        first = Decoder(small, prompt, max_new_tokens=4)
+        first.start()
+        second = Decoder(small, prompt, max_new_tokens=4)
+        with pytest.raises(InputError) as refused:
+            second.start()
+        assert refused.value.code == "pool_full" and len(asked) == 1
+        first.evict()
+        second.start()  # the room is back
+    finally:
+        small.turns.close()
+
+
+def test_one_failing_row_fails_only_its_own_caller(scheduled, prompt):
+    server = scheduled()
+    good, bad = decoders(server, prompt, 2)
+    server.turns.call(lambda: server.pool.free(bad.branch.handle))  # a broken row: its pool row is gone
+    errors = []
+
+    def bad_step():
+        try:
+            bad.step()
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+    queued_together(server.turns, [good.step, bad_step])
+    assert len(good.records) == 1 and len(bad.records) == 0 and len(errors) == 1

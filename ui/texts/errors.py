@@ -1,0 +1,63 @@
+"""The engine's and the server's error messages in the UI's languages, keyed `error_<code>`.
+
+English comes from the engine's own templates (`engine/errors.py`), so it is written once; Spanish
+uses the same `str.format` fields. The UI shows a field name (seed, top-k, ...) in the user's
+language through `field_<name>` keys.
+What is left out: the CLI's own flag messages (English only, as the CLI is).
+"""
+
+from visualizer.engine.errors import MESSAGES
+
+EN = {f"error_{code}": template for code, template in MESSAGES.items()}
+EN.update({"field_seed": "seed", "field_top": "candidates", "field_steps": "steps", "field_token id": "token id",
+           "field_max new tokens": "max new tokens", "field_the typed token": "the typed token"})
+
+ES = {
+    "error_not_text": "{name} debe ser texto",
+    "error_text_too_long": "{name} es demasiado largo: {length} caracteres (como máximo {limit})",
+    "error_surrogate": "{name} contiene un sustituto UTF-16 suelto, que no es texto válido",
+    "error_not_number": "{name} debe ser un número escrito con las cifras 0-9 (se recibió {value!r})",
+    "error_not_finite": "{name} debe ser un número finito (se recibió {value!r})",
+    "error_not_whole": "{name} debe ser un número entero escrito con las cifras 0-9 (se recibió {value!r})",
+    "error_out_of_range": "{name} debe estar entre {low} y {high} (se recibió {value})",
+    "error_not_utf8": "la conversación no es texto UTF-8",
+    "error_empty_conversation": "la conversación está vacía: añade al menos un mensaje",
+    "error_invalid_json": "JSON no válido en la línea {line}, columna {column}: {reason}",
+    "error_json_too_deep": "el JSON está anidado a demasiada profundidad para ser una conversación",
+    "error_not_a_list": "la conversación debe ser una lista JSON de mensajes",
+    "error_too_many_messages": "demasiados mensajes: {count} (como máximo {limit})",
+    "error_conversation_too_long": "la conversación es demasiado larga: {count} caracteres (como máximo {limit})",
+    "error_message_not_object": "el mensaje {index} debe ser un objeto con un rol y un contenido",
+    "error_unknown_role": "mensaje {index}: rol desconocido {role!r} (usa system, user o assistant)",
+    "error_no_content": "el mensaje {index} ({role}) no tiene contenido",
+    "error_content_not_text": "mensaje {index} ({role}): el contenido debe ser texto",
+    "error_message_too_long": "el mensaje {index} ({role}) es demasiado largo: {count} caracteres (como máximo {limit})",
+    "error_message_surrogate": "el mensaje {index} ({role}) contiene un sustituto UTF-16 suelto, que no es texto válido",
+    "error_message_control": "el mensaje {index} ({role}) contiene un carácter de control {char}: "
+                             "los datos binarios no son texto",
+    "error_no_template": "{model} no tiene plantilla de chat: usa texto plano",
+    "error_template_refused": "la plantilla de chat ha rechazado esta conversación: {reason}",
+    "error_no_conversation": "aún no hay conversación: añade al menos un mensaje",
+    "error_prompt_too_long": "el prompt tiene {count} tokens (como máximo {limit})",
+    "error_context_exceeded": "el prompt ({count} tokens) más {new} tokens nuevos supera el contexto del modelo "
+                              "de {limit} tokens",
+    "error_empty_prompt": "el prompt está vacío: no hay nada que continuar",
+    "error_needs_weights": "para decodificar hacen falta los pesos del modelo: {model} está cargado solo con el tokenizer",
+    "error_message_ended": "el mensaje ha terminado ({reason}): deshaz o reinicia para seguir",
+    "error_both_ended": "los dos mensajes han terminado: reinicia para seguir",
+    "error_not_one_token": "{typed!r} son {count} tokens [{ids}]: fuerza un token cada vez (o #id)",
+    "error_bad_saved_state": "el estado de muestreo guardado no encaja en este servidor",
+    "error_no_decoder": "no hay decodificador en esta sesión: llama antes a /start",
+    "error_no_owner": "esta petición no trae el secreto de su sesión: recarga la página o usa gradio_client",
+    "error_no_session": "esta petición no tiene sesión: abre la página o llama antes a /start",
+    "error_session_expired": "la sesión ha caducado: llama a /start (o recarga la página)",
+    "error_not_your_session": "esta sesión pertenece a otro navegador o cliente",
+    "error_too_many_pending": "demasiadas acciones esperando en esta sesión ({limit}): espera a que terminen",
+    "error_too_many_new_sessions": "demasiadas sesiones nuevas desde esta dirección: prueba dentro de un minuto",
+    "error_server_full": "el servidor tiene todas las sesiones que puede atender: prueba dentro de un minuto",
+    "error_prefill_busy": "el servidor está ocupado leyendo otros prompts largos: prueba dentro de unos segundos",
+    "error_pool_full": "la memoria del servidor para conversaciones está llena ahora mismo: prueba dentro de un momento",
+    "field_seed": "la semilla", "field_top": "el número de candidatos", "field_steps": "el número de pasos",
+    "field_token id": "el id del token", "field_max new tokens": "el máximo de tokens nuevos",
+    "field_the typed token": "el token escrito",
+}

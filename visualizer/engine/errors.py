@@ -1,0 +1,74 @@
+"""Every message the engine and the server give a user, in English, by code: `refuse(code, **params)`.
+
+An `InputError` carries its code and parameters besides the English line, so a UI can say the same
+thing in the user's language (its template for the code, filled with the same parameters) while
+the CLI and the API print the English line. Templates use `str.format` fields.
+What is left out: the translations (the UI's texts) and messages of the CLI's own flags.
+"""
+
+
+
+class InputError(ValueError):
+    """Bad input from a user: the message is one English line, fit to show as is; `code` and `params`
+    let a UI say the same in another language (its template for the code, filled with the params)."""
+
+    def __init__(self, message, code=None, **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+MESSAGES = {
+    # Numbers and texts (limits.py, knobs.py).
+    "not_text": "{name} must be text",
+    "text_too_long": "{name} is too long: {length} characters (at most {limit})",
+    "surrogate": "{name} holds an unpaired surrogate, which is not valid text",
+    "not_number": "{name} must be a number written with the digits 0-9 (got {value!r})",
+    "not_finite": "{name} must be a finite number (got {value!r})",
+    "not_whole": "{name} must be a whole number written with the digits 0-9 (got {value!r})",
+    "out_of_range": "{name} must be between {low} and {high} (got {value})",
+    # Conversations (conversation.py).
+    "not_utf8": "the conversation is not UTF-8 text",
+    "empty_conversation": "the conversation is empty: add at least one message",
+    "invalid_json": "invalid JSON at line {line}, column {column}: {reason}",
+    "json_too_deep": "the JSON is nested too deeply to be a conversation",
+    "not_a_list": "the conversation must be a JSON list of messages",
+    "too_many_messages": "too many messages: {count} (at most {limit})",
+    "conversation_too_long": "the conversation is too long: {count} characters (at most {limit})",
+    "message_not_object": "message {index} must be an object with a role and a content",
+    "unknown_role": "message {index}: unknown role {role!r} (use system, user or assistant)",
+    "no_content": "message {index} ({role}) has no content",
+    "content_not_text": "message {index} ({role}): content must be text",
+    "message_too_long": "message {index} ({role}) is too long: {count} characters (at most {limit})",
+    "message_surrogate": "message {index} ({role}) holds an unpaired surrogate, which is not valid text",
+    "message_control": "message {index} ({role}) holds a control character {char}: binary data is not text",
+    # Templates and prompts (chat_tokenizer.py, workspace.py).
+    "no_template": "{model} has no chat template: give plain text instead",
+    "template_refused": "the chat template refused this conversation: {reason}",
+    "no_conversation": "no conversation yet: add at least one message",
+    "prompt_too_long": "the prompt is {count} tokens long (at most {limit})",
+    "context_exceeded": "the prompt ({count} tokens) plus {new} new tokens exceeds the model's context of {limit} tokens",
+    "empty_prompt": "the prompt is empty: there is nothing to continue",
+    # Decoding (engine.py, branch.py, lockstep.py, workspace.py).
+    "needs_weights": "decoding needs model weights: {model} is loaded tokenizer-only",
+    "message_ended": "the message has ended ({reason}): undo or reset to go on",
+    "both_ended": "both messages have ended: reset to go on",
+    "not_one_token": "{typed!r} is {count} tokens [{ids}]: force one token at a time (or #id)",
+    "bad_saved_state": "the saved sampling state does not fit this server",
+    "no_decoder": "no decoder in this session: call /start first",
+    # Sessions and load (serving/).
+    "no_owner": "this request carries no session secret: reload the page, or use gradio_client",
+    "no_session": "this request has no session: open the page, or call /start first",
+    "session_expired": "session expired: call /start (or reload the page)",
+    "not_your_session": "this session belongs to another browser or client",
+    "too_many_pending": "too many actions waiting in this session ({limit}): wait for them to finish",
+    "too_many_new_sessions": "too many new sessions from this address: try again in a minute",
+    "server_full": "the server has as many sessions as it can hold: try again in a minute",
+    "prefill_busy": "the server is busy reading other long prompts: try again in a few seconds",
+    "pool_full": "the server's memory for conversations is full right now: try again in a moment",
+}
+
+
+def refuse(code, error_class=InputError, **params):
+    """An error (of `error_class`, an InputError) with its English line made from the code's template."""
+    return error_class(MESSAGES[code].format(**params), code, **params)
