@@ -1,16 +1,17 @@
 """Engine benchmark: the KV-cache decoder against the plain ways of running the same model.
 
 Measured in one run on the default model (SmolLM2-135M, float32 on the CPU):
-(a) one `Decoder.step` with the KV cache at prompt lengths 64, 512 and 2048 (median of 10
-    after a warm-up), interleaved with the bare forward inside it and a two-row `Lockstep`
-    step, next to a full recompute without cache (the notebook's `use_cache=False` loop:
-    `model(input_ids)` over the whole sequence, median of 3);
+(a) one `Decoder.step` on the KV pool at prompt lengths 64, 512 and 2048 (median of 10 after a
+    warm-up), interleaved with the bare pooled forward inside it and a two-row `Lockstep` step,
+    next to a full recompute without cache (the notebook's `use_cache=False` loop: `model(input_ids)`
+    over the whole sequence, median of 3);
 (b) run-to-end tokens/s: `Decoder.start` + `run` of 128 greedy tokens next to
     `model.generate(do_sample=False, max_new_tokens=128)` on the same prompt (two alternating
     rounds, the faster of each);
-(c) N sessions stepping together (N = 4, 16, 30; prompts of 64 to 256 tokens): one batched
-    forward over their separate caches (`kvcache.step_rows`, what the server's forward queue
-    runs) next to N lone steps, alternating, median of 5.
+(c) N sessions stepping together (N = 4, 16, 30; prompts of 64 to 256 tokens, half greedy, half
+    sampled): one batched step over all N (`stepper.run_batch`, what the server's scheduler runs:
+    picks, one forward pass, records) next to one lone `Decoder.step` and to N lone steps,
+    alternating, median of 5.
 Prints markdown tables, the targets with PASS/MISS, and the machine. `--quick`: a smaller run.
 Run it on a quiet machine: other processes on the cores skew every number.
 """
@@ -28,16 +29,18 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from visualizer.engine import kvcache  # noqa: E402
 from visualizer.engine.decoder import Decoder  # noqa: E402
+from visualizer.engine.engine import Engine  # noqa: E402
 from visualizer.engine.lockstep import Lockstep  # noqa: E402
 from visualizer.engine.models import CACHE_ENV, load_model  # noqa: E402
 from visualizer.engine.sampling import SamplingSettings  # noqa: E402
+from visualizer.engine.stepper import Advance, run_batch  # noqa: E402
 
 FILLER = "The lighthouse keeper counted the ships that passed, one by one, and wrote each name down. "
 STORY = "Write a long, detailed story about a lighthouse keeper who finds a message in a bottle."
 STEP_TARGET = 1.5  # step@2048 <= 1.5 x step@64
 RUN_TARGET = 0.85  # run-to-end tokens/s >= 0.85 x generate's
+SESSIONS_TARGET = 3.0  # one batched step of 30 sessions <= 3 x one lone step
 
 
 def main():
@@ -53,7 +56,8 @@ def main():
     print(machine())
     print(f"model: {loaded.name}, {loaded.dtype} on {loaded.device}\n")
 
-    rows = [step_times(loaded, length, steps, recomputes) for length in lengths]
+    engine = Engine.create(loaded)
+    rows = [step_times(engine, loaded, length, steps, recomputes) for length in lengths]
     print("| prompt tokens | Decoder.step (ms) | its forward (ms) | lockstep step, 2 rows (ms) "
           "| full recompute (ms) | recompute / step |")
     print("|---:|---:|---:|---:|---:|---:|")
@@ -61,13 +65,16 @@ def main():
         print(f"| {row['length']} | {row['step']:.1f} | {row['forward']:.1f} | {row['lockstep']:.1f} "
               f"| {row['recompute']:.1f} | {row['recompute'] / row['step']:.1f}x |")
 
-    print("\n| sessions stepping together | N lone steps (ms) | one batched step (ms) | lone / batched |")
-    print("|---:|---:|---:|---:|")
+    print("\n| sessions stepping together | one lone step (ms) | N lone steps (ms) | one batched step (ms) "
+          "| batched / one lone |")
+    print("|---:|---:|---:|---:|---:|")
+    together = {}
     for sessions in (4, 16) if args.quick else (4, 16, 30):
-        lone, batched = sessions_together(loaded, sessions, repeats=3 if args.quick else 5)
-        print(f"| {sessions} | {lone:.0f} | {batched:.0f} | {lone / batched:.1f}x |")
+        one, lone, batched = sessions_together(engine, loaded, sessions, repeats=3 if args.quick else 5)
+        together[sessions] = (one, batched)
+        print(f"| {sessions} | {one:.0f} | {lone:.0f} | {batched:.0f} | {batched / one:.1f}x |")
 
-    run, generate = run_to_end(loaded, new_tokens, rounds)
+    run, generate = run_to_end(engine, loaded, new_tokens, rounds)
     print("\n| run to end (greedy) | tokens | seconds | tokens/s |")
     print("|---|---:|---:|---:|")
     for name, (tokens, seconds) in (("Decoder.start + run", run), ("model.generate(do_sample=False)", generate)):
@@ -83,6 +90,10 @@ def main():
     share = run_rate / generate_rate
     print(f"| run-to-end >= {RUN_TARGET} x generate tokens/s | "
           f"{run_rate:.1f} / {generate_rate:.1f} = {share:.2f}x | {verdict(share >= RUN_TARGET)} |")
+    most = max(together)
+    one, batched = together[most]
+    print(f"| {most} sessions stepping together <= {SESSIONS_TARGET} x one lone step | "
+          f"{batched:.0f} ms / {one:.0f} ms = {batched / one:.2f}x | {verdict(batched <= SESSIONS_TARGET * one)} |")
     wall = time.perf_counter() - began
     others = (cpu_seconds_of_others() - others_before) / (wall * (os.cpu_count() or 1))
     print(f"\ntotal {wall:.0f} s; other processes used {others:.0%} of the CPUs meanwhile")
@@ -90,24 +101,25 @@ def main():
         print("warning: the machine was busy during the run: these numbers are not reliable")
 
 
-def step_times(loaded, length, steps, recomputes):
-    """Median ms of a cached Decoder.step, of its bare forward, of a lockstep step, of a full recompute."""
+def step_times(engine, loaded, length, steps, recomputes):
+    """Median ms of a Decoder.step, of its bare pooled forward, of a lockstep step, of a full recompute."""
     ids = prompt_of_length(loaded, length)
-    decoder = Decoder(loaded, ids, SamplingSettings(), max_new_tokens=2 * steps + 4)
+    decoder = Decoder(engine, ids, SamplingSettings(), max_new_tokens=2 * steps + 4)
     decoder.branch.eos_ids = frozenset()  # a benchmark runs on, whatever the model would say
-    lockstep = Lockstep(loaded, ids, SamplingSettings(temperature=1.0, seed=0), max_new_tokens=steps + 4)
+    lockstep = Lockstep.greedy_vs_sampled(engine, ids, SamplingSettings.sampled(seed=0), max_new_tokens=steps + 4)
     for branch in lockstep.branches:
         branch.eos_ids = frozenset()
     decoder.start()
     lockstep.start()
     decoder.step()  # warm-up
     lockstep.step()
+
+    def forward():
+        with torch.no_grad():
+            engine.runner.step([decoder.branch.handle], [decoder.ids[-1]])
+        engine.pool.truncate(decoder.branch.handle, len(decoder.ids))
     # Interleaved, so that a burst of load elsewhere hits all three alike.
-    actions = {
-        "step": decoder.step,
-        "forward": lambda: kvcache.step(loaded.model, decoder.cache, [decoder.ids[-1]]),
-        "lockstep": lockstep.step,
-    }
+    actions = {"step": decoder.step, "forward": forward, "lockstep": lockstep.step}
     times = {name: [] for name in actions}
     for _ in range(steps):
         for name, action in actions.items():
@@ -124,22 +136,42 @@ def step_times(loaded, length, steps, recomputes):
         times.append((time.perf_counter() - started) * 1000.0)
         input_ids = torch.cat([input_ids, logits.argmax(dim=-1, keepdim=True)], dim=1)
     row["recompute"] = statistics.median(times)
+    decoder.evict()
+    lockstep.evict()
     return row
 
 
-def sessions_together(loaded, sessions, repeats):
-    """Median ms of `sessions` lone steps on their own caches and of one batched step over them all."""
-    caches = [kvcache.prefill(loaded.model, prompt_of_length(loaded, 64 + 192 * i // max(1, sessions - 1)))[1]
-              for i in range(sessions)]
-    token_ids = list(range(100, 100 + sessions))
-    lone, batched = [], []
-    for _ in range(repeats):  # alternating, so that load elsewhere hits both alike
-        lone.append(elapsed_ms(lambda: [kvcache.step(loaded.model, c, [t]) for c, t in zip(caches, token_ids)]))
-        batched.append(elapsed_ms(lambda: kvcache.step_rows(loaded.model, caches, token_ids)))
-    return statistics.median(lone), statistics.median(batched)
+def sessions_together(engine, loaded, sessions, repeats):
+    """Median ms of one lone Decoder.step, of `sessions` lone steps, and of one batched step over them all
+    (each rewound after, so every repeat steps the same positions)."""
+    decoders = [Decoder(engine, prompt_of_length(loaded, 64 + 192 * i // max(1, sessions - 1)),
+                        SamplingSettings.sampled(seed=i) if i % 2 else SamplingSettings(), 8)
+                for i in range(sessions)]
+    for decoder in decoders:
+        decoder.branch.eos_ids = frozenset()
+        decoder.start()
+
+    def rewind():
+        for decoder in decoders:
+            decoder.undo()
+
+    def batched():
+        with torch.no_grad():
+            run_batch(engine.runner, [Advance(d.branch) for d in decoders])
+    one, lone, together = [], [], []
+    for _ in range(repeats):  # alternating, so that load elsewhere hits all alike
+        one.append(elapsed_ms(decoders[0].step))
+        decoders[0].undo()
+        lone.append(elapsed_ms(lambda: [d.step() for d in decoders]))
+        rewind()
+        together.append(elapsed_ms(batched))
+        rewind()
+    for decoder in decoders:
+        decoder.evict()
+    return statistics.median(one), statistics.median(lone), statistics.median(together)
 
 
-def run_to_end(loaded, new_tokens, rounds):
+def run_to_end(engine, loaded, new_tokens, rounds):
     """(tokens, seconds) for Decoder.start + run and for model.generate, same prompt, greedy;
     the two alternate for `rounds` rounds and each keeps its fastest (the least disturbed)."""
     tokenizer = loaded.tokenizer
@@ -149,15 +181,17 @@ def run_to_end(loaded, new_tokens, rounds):
                    eos_token_id=list(tokenizer.eos_ids), pad_token_id=tokenizer.eos_ids[0])
 
     def run():
-        decoder = Decoder(loaded, ids, SamplingSettings(), max_new_tokens=new_tokens)
+        decoder = Decoder(engine, ids, SamplingSettings(), max_new_tokens=new_tokens)
         decoder.start()
-        return sum(1 for _ in decoder.run())  # an early eos counts what it made
+        made = sum(1 for _ in decoder.run())  # an early eos counts what it made
+        decoder.evict()
+        return made
 
     def generate():
         with torch.no_grad():
             return loaded.model.generate(input_ids, **options).shape[1] - len(ids)
 
-    list(Decoder(loaded, ids, SamplingSettings(), max_new_tokens=4).run())  # warm-up of both paths
+    list(Decoder(engine, ids, SamplingSettings(), max_new_tokens=4).run())  # warm-up of both paths
     with torch.no_grad():
         loaded.model.generate(input_ids, **{**options, "max_new_tokens": 4})
     best = {run: None, generate: None}

@@ -1,22 +1,22 @@
 """Load test: N simulated workshop attendees on one server, then each one replayed alone.
 
-Launches `python app.py --host 127.0.0.1` as a subprocess on a free loopback port (its KV-cache
-budget set small with --budget, so caches are evicted and rebuilt during the run), measures one
+Launches `python app.py --host 127.0.0.1` as a subprocess on a free loopback port (its KV pool
+set small with --budget, so rows are evicted and rebuilt during the run), measures one
 session's /step alone (the baseline, median of 10), then starts N threads, each with its own
 `gradio_client.Client` (its own session): /start its own conversation (half greedy, half sampled
 with a per-attendee seed), then ACTIONS actions: /step, one /force (the second candidate of the
 step just taken, forced at the next position), one /undo and one /run n=10, in a per-attendee
 order. Every /step's latency is recorded. Afterwards each attendee's executed actions are
 replayed alone, one at a time, and its final ids must be the same: by default in this process
-through the same API functions (ui/api.py, no evictions) once the server is stopped, or with
---replay-on-server on the server, one fresh client at a time.
+on the engine's own Workspace (the calls /start etc. make, no server, no evictions) once the
+server is stopped, or with --replay-on-server on the server, one fresh client at a time.
 Prints a markdown table; exits 1 on any error or mismatch.
 `python bench/load_test.py [--attendees 30] [--actions 20] [--budget 8MiB|server]
 [--server-threads N] [--replay-on-server]`.
 With a budget below the attendees' working set (8 MiB holds 2-3 of 30 caches), LRU misses on
 nearly every action: each one pays a prefill rebuild, and that dominates the latencies.
 Run it on a quiet machine (`uptime` load below 2): other processes on the cores skew latencies.
-`tests/test_load.py` and `tests/test_faults.py` import `AppServer` and the attendee functions.
+`tests/test_load.py` imports the attendee functions (the server itself is bench/app_process.py).
 What is left out: the browser (the API path only) and traffic to anything but 127.0.0.1.
 """
 
@@ -26,151 +26,22 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
-CACHE_DIR = Path(os.environ.get("LLM_VIZ_CACHE") or ROOT / ".cache" / "models")
-MODEL_DIR_NAME = "smollm2-135m-instruct"  # the converted model inside a cache dir
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_process import CACHE_DIR, AppServer, client, stats  # noqa: E402
+
 DEFAULT_BUDGET = "8MiB"
 RUN_STEPS = 10
 SAMPLED = dict(temperature=0.8, top_k=50, top_p=0.95)
 TOPICS = ("a lighthouse keeper", "a robot gardener", "a lost library", "the first bridge on Mars", "a quiet baker",
           "a mapmaker's apprentice", "a river that flows uphill", "a clockmaker in Prague", "an old ferry",
           "a mountain observatory")
-STARTUP_TIMEOUT_S = 180  # the first start converts the model (about 20 s); later ones take seconds
-CALL_TIMEOUT_S = 120  # one API call, however loaded the server is
-
-# Loopback only: no proxy may see this traffic, and nothing phones home.
-os.environ["NO_PROXY"] = os.environ["no_proxy"] = ",".join(
-    filter(None, [os.environ.get("NO_PROXY"), HOST, "localhost"]))
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-if str(ROOT) not in sys.path:  # `python bench/load_test.py`: the in-process replay imports ui/
-    sys.path.insert(0, str(ROOT))
-
-
-def free_port():
-    """A loopback port nobody listens on now (gradio's server_port=0 does not work)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def cache_dir_copy(target):
-    """A fresh --cache-dir that links the converted model (no 20 s conversion) and holds its own
-    browser-state secret; -> target."""
-    target = Path(target)
-    target.mkdir(parents=True, exist_ok=True)
-    link = target / MODEL_DIR_NAME
-    if not link.exists() and (CACHE_DIR / MODEL_DIR_NAME).is_dir():
-        link.symlink_to((CACHE_DIR / MODEL_DIR_NAME).resolve(), target_is_directory=True)
-    return target
-
-
-class AppServer:
-    """`python app.py` on 127.0.0.1:<port> as a child process. `start()` waits until it answers HTTP;
-    `stop(kill=True)` is a crash (SIGKILL), `stop()` a clean stop; `start()` again reuses the port.
-    A context manager: always stopped on the way out. Its output goes to `log_path`."""
-
-    def __init__(self, cache_dir=CACHE_DIR, port=None, env=None, log_path=None):
-        self.cache_dir = Path(cache_dir)
-        self.port = port or free_port()
-        self.env = dict(env or {})
-        if log_path is None:
-            handle, log_path = tempfile.mkstemp(prefix="llm-viz-server-", suffix=".log")
-            os.close(handle)
-        self.log_path = Path(log_path)
-        self.process = None
-
-    @property
-    def url(self):
-        return f"http://{HOST}:{self.port}/"
-
-    def start(self, timeout_s=STARTUP_TIMEOUT_S):
-        assert self.process is None, "already started"
-        env = {key: value for key, value in os.environ.items() if not key.startswith("LLM_VIZ_")}
-        env.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-                   PYTHONUNBUFFERED="1", LLM_VIZ_CACHE=str(self.cache_dir), **self.env)
-        command = [sys.executable, str(ROOT / "app.py"), "--host", HOST, "--port", str(self.port),
-                   "--cache-dir", str(self.cache_dir)]
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL)
-        try:
-            self._wait_ready(timeout_s)
-        except BaseException:
-            self.stop(kill=True)
-            raise
-        return self.url
-
-    def _wait_ready(self, timeout_s):
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"app.py exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                with opener.open(self.url + "config", timeout=5) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.25)
-        raise TimeoutError(f"app.py did not answer on {self.url} within {timeout_s} s:\n{self.log_tail()}")
-
-    def stop(self, kill=False):
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        if kill:
-            process.kill()
-        else:
-            process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-    def log_tail(self, chars=3000):
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def __enter__(self):
-        if self.process is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-def client(url):
-    """A gradio_client.Client: one new server session, no telemetry, few threads. Its `close()`
-    ends its heartbeat, and the server then drops its session (demo.unload)."""
-    from gradio_client import Client
-
-    return Client(url, verbose=False, max_workers=2, analytics_enabled=False, download_files=False,
-                  httpx_kwargs={"timeout": CALL_TIMEOUT_S})
-
-
-def stats(api):
-    """The server's session-store figures: {"sessions", "cache_bytes", "evictions", "dropped", "batches",
-    "batched_steps"} (the last two count batched forward passes and the steps they served)."""
-    return api.predict(api_name="/stats")
 
 
 @dataclass
@@ -317,42 +188,52 @@ def run_together(url, people, join_timeout_s=600):
 
 
 class LocalApi:
-    """The server's API functions (ui/api.py) called in this process, no HTTP: `predict` and
-    `close` as on a gradio_client.Client, one session each. Use inside `local_app()`."""
+    """What /start, /step, /force, /undo and /run do, called on a Workspace in this process (no HTTP):
+    `predict` and `close` as on a gradio_client.Client. Use inside `local_engine()`."""
 
-    def __init__(self, key):
-        self.request = SimpleNamespace(session_hash=key, headers={})
+    def __init__(self, engine):
+        from visualizer.engine.workspace import Workspace
+
+        self.workspace = Workspace(engine.loaded, engine)
 
     def predict(self, *args, api_name, **kwargs):
-        from ui import api
+        from visualizer.engine.payloads import decoder_payload, step_payload
 
-        return api.ENDPOINTS[api_name.strip("/")](*args, request=self.request, **kwargs)
+        ws, name = self.workspace, api_name.strip("/")
+        if name == "start":
+            ws.set_conversation(args[0])
+            ws.configure(ws.sampling_from_user(seed=kwargs.pop("seed", 0), **kwargs))
+            ws.drop_decoder()
+            ws.decoder().start()
+            return decoder_payload(ws.loaded.name, ws.decoder(), [])
+        decoder = ws.existing_decoder
+        if name == "undo":
+            record = decoder.undo()
+            return dict(decoder_payload(ws.loaded.name, decoder, []), undone=step_payload(record) if record else None)
+        records = {"step": lambda: [decoder.step()], "force": lambda: [decoder.force(args[0])],
+                   "run": lambda: list(decoder.run(args[0]))}[name]()
+        return decoder_payload(ws.loaded.name, decoder, records)
 
     def close(self):
-        from ui import context
-
-        context.current().store.drop(self.request.session_hash)
+        self.workspace.evict()
 
 
 @contextlib.contextmanager
-def local_app(cache_dir=CACHE_DIR, threads=None):
-    """The model loaded here and ui.context configured with default settings (no evictions);
-    the previous context (and torch's thread count) are put back on the way out."""
+def local_engine(cache_dir=CACHE_DIR, threads=None):
+    """SmolLM2 loaded here with an Engine of its own (default pool, no evictions, no scheduler);
+    torch's thread count is put back on the way out."""
     import torch
 
-    from ui import context
+    from visualizer.engine.engine import Engine
     from visualizer.engine.models import load_model
-    from visualizer.serving.settings import ServerSettings
 
-    previous, previous_threads = context._CONTEXT, torch.get_num_threads()
+    previous_threads = torch.get_num_threads()
     try:
         if threads:
             torch.set_num_threads(threads)  # as the server ran: the same arithmetic
         loaded = load_model("smollm2", device="cpu", cache_dir=cache_dir, report=lambda message: None)
-        context.configure(loaded, ServerSettings(), "en")
-        yield
+        yield Engine.create(loaded)
     finally:
-        context._CONTEXT = previous
         torch.set_num_threads(previous_threads)
 
 
@@ -372,14 +253,13 @@ def replay_alone(people, outcomes, url=None, threads=None):
 
     if url:
         return replay(lambda person: client(url))
-    with local_app(threads=threads):
-        return replay(lambda person: LocalApi(f"replay-{person.index}"))
+    with local_engine(threads=threads) as engine:
+        return replay(lambda person: LocalApi(engine))
 
 
 def percentile(values, q):
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * q // 100) - 1))]
+    """The q-th percentile (q in 1..99) of a list of two or more values (statistics' exclusive method)."""
+    return statistics.quantiles(values, n=100)[q - 1]
 
 
 def run_load(attendees=30, actions=20, budget=DEFAULT_BUDGET, server_url=None, log=print, server_threads=None,

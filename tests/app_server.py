@@ -26,18 +26,14 @@ _URL = None
 
 
 def built_app():
-    """(demo, ctx) built once per process; also (re)makes ctx the handlers' current context."""
+    """(demo, ctx) built once per process."""
     global _APP
     with _LOCK:
         if _APP is None:
             from app import create_app, parse_args
 
             _APP = create_app(parse_args(["--cache-dir", str(CACHE_DIR)], environ={}))
-        demo, ctx = _APP
-    from ui import context
-
-    context._CONTEXT = ctx  # another test may have configured its own context meanwhile
-    return demo, ctx
+        return _APP
 
 
 def free_port(host="127.0.0.1"):

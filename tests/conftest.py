@@ -29,3 +29,11 @@ def qwen_tok():
     from visualizer.engine.qwen_offline import load_qwen_offline
 
     return load_qwen_offline()
+
+
+@pytest.fixture(scope="session")
+def engine(loaded):
+    """An Engine on SmolLM2 with its own KV pool, running each request at once (no scheduler)."""
+    from visualizer.engine.engine import Engine
+
+    return Engine.create(loaded, 512 * 2**20)

@@ -76,6 +76,9 @@ def assert_decode_shape(payload, steps):
 def test_endpoints_are_named_as_documented(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/tokens", "/start", "/step", "/force", "/undo", "/run"} <= set(endpoints)
+    start = [p["parameter_name"] for p in endpoints["/start"]["parameters"]]
+    assert start[:7] == ["conversation", "temperature", "top_k", "top_p", "seed", "max_new_tokens", "top"]
+    assert {"min_p", "repetition_penalty"} <= set(start[7:])  # the other knobs of the table follow
 
 
 def test_tokens(client):
@@ -141,10 +144,14 @@ def test_clients_have_isolated_sessions(app_url):
     ("/start", ('[{"role": "robot", "content": "hi"}]',), "unknown role"),
     ("/start", (STRAWBERRY, 0), "temperature must be between"),
     ("/start", (STRAWBERRY, 0.7, 10**6), "top-k must be between"),
+    ("/start", (STRAWBERRY, 0.7, 50, 0.9, 0, 64, 10, 0), "repetition-penalty must be between"),
+    ("/start", (STRAWBERRY, 0.7, 50, 0.9, 0, 64, 10, 1.0, 2.0), "min-p must be between"),
+    ("/start", (STRAWBERRY, None, None, None, 0, 10**5), "max new tokens must be between 1 and 1024"),
     ("/tokens", ("",), "conversation is empty"),
-    ("/step", (), "call /start first"),
-    ("/run", (5,), "call /start first"),
-    ("/force", (5,), "call /start first"),
+    ("/tokens", ("[" * 5000 + "]" * 5000,), "nested too deeply"),
+    ("/step", (), "call /start"),
+    ("/run", (5,), "call /start"),
+    ("/force", (5,), "call /start"),
 ])
 def test_bad_input_is_one_line_error(client, endpoint, args, words):
     with pytest.raises(AppError) as caught:

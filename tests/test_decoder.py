@@ -67,10 +67,10 @@ def story(loaded):
 
 
 @pytest.mark.parametrize("messages", [MADRID, STRAWBERRY, SPANISH], ids=["madrid", "strawberry", "es"])
-def test_greedy_run_equals_generate(loaded, messages):
+def test_greedy_run_equals_generate(loaded, engine, messages):
     ids = prompt_ids(loaded, messages)
     expected = generate(loaded, ids, do_sample=False, max_new_tokens=64)
-    decoder = Decoder(loaded, ids, max_new_tokens=64)
+    decoder = Decoder(engine, ids, max_new_tokens=64)
     records = list(decoder.run())
     assert [record.id for record in records] == expected
     assert decoder.ids == ids + expected
@@ -81,53 +81,53 @@ def test_greedy_run_equals_generate(loaded, messages):
     assert all(record.greedy and not record.forced and record.rank == 1 for record in records)
 
 
-def test_cached_steps_match_a_full_recompute(loaded, story):
-    decoder = Decoder(loaded, story, max_new_tokens=64)
+def test_cached_steps_match_a_full_recompute(loaded, engine, story):
+    decoder = Decoder(engine, story, max_new_tokens=64)
     decoder.start()
-    torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, story), atol=1e-4, rtol=0)
+    torch.testing.assert_close(decoder.branch.logits, reference_logits(loaded, story), atol=1e-4, rtol=0)
     for expected_length in range(len(story) + 1, len(story) + 7):
         record = decoder.step()
         assert record.cache_after == expected_length == decoder.cache_length()
-        torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, decoder.ids), atol=1e-4, rtol=0)
+        torch.testing.assert_close(decoder.branch.logits, reference_logits(loaded, decoder.ids), atol=1e-4, rtol=0)
 
 
-def test_undo_crops_one_and_a_new_step_repeats_exactly(loaded, story):
-    decoder = Decoder(loaded, story, max_new_tokens=64)
+def test_undo_crops_one_and_a_new_step_repeats_exactly(loaded, engine, story):
+    decoder = Decoder(engine, story, max_new_tokens=64)
     for _ in range(4):
         decoder.step()
-    logits_before = decoder.next_logits.clone()
+    logits_before = decoder.branch.logits.clone()
     ids_before = decoder.ids
     record = decoder.step()
-    logits_after = decoder.next_logits.clone()
+    logits_after = decoder.branch.logits.clone()
     length = decoder.cache_length()
 
     undone = decoder.undo()
     assert undone == record
     assert decoder.cache_length() == length - 1 == len(decoder.ids)
     assert decoder.ids == ids_before
-    torch.testing.assert_close(decoder.next_logits, logits_before, atol=1e-5, rtol=0)
+    torch.testing.assert_close(decoder.branch.logits, logits_before, atol=1e-5, rtol=0)
 
     again = decoder.step()
     assert again.id == record.id
-    torch.testing.assert_close(decoder.next_logits, logits_after, atol=1e-5, rtol=0)
-    torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, decoder.ids), atol=1e-4, rtol=0)
+    torch.testing.assert_close(decoder.branch.logits, logits_after, atol=1e-5, rtol=0)
+    torch.testing.assert_close(decoder.branch.logits, reference_logits(loaded, decoder.ids), atol=1e-4, rtol=0)
 
 
-def test_undo_to_the_prompt_and_on_an_empty_message(loaded, story):
-    decoder = Decoder(loaded, story, max_new_tokens=8)
+def test_undo_to_the_prompt_and_on_an_empty_message(loaded, engine, story):
+    decoder = Decoder(engine, story, max_new_tokens=8)
     decoder.step()
     decoder.undo()
     assert decoder.ids == story and decoder.cache_length() == len(story)
-    torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, story), atol=1e-4, rtol=0)
+    torch.testing.assert_close(decoder.branch.logits, reference_logits(loaded, story), atol=1e-4, rtol=0)
     assert decoder.undo() is None
     assert decoder.redo() is not None  # the token just undone comes back
     assert decoder.redo() is None
 
 
-def test_redo_restores_record_ids_and_logits(loaded, story):
-    decoder = Decoder(loaded, story, max_new_tokens=64)
+def test_redo_restores_record_ids_and_logits(loaded, engine, story):
+    decoder = Decoder(engine, story, max_new_tokens=64)
     records = [decoder.step() for _ in range(3)]
-    ids, logits = decoder.ids, decoder.next_logits.clone()
+    ids, logits = decoder.ids, decoder.branch.logits.clone()
     decoder.undo()
     decoder.undo()
     assert decoder.ids == ids[:-2]
@@ -135,46 +135,46 @@ def test_redo_restores_record_ids_and_logits(loaded, story):
     assert decoder.redo() == records[2]
     assert decoder.records == records
     assert decoder.ids == ids and decoder.cache_length() == len(ids)
-    torch.testing.assert_close(decoder.next_logits, logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(decoder.branch.logits, logits, atol=1e-5, rtol=0)
     # A new step after undo forgets what could be redone.
     decoder.undo()
     decoder.step()
     assert decoder.redo() is None
 
 
-def test_reset_returns_to_the_prompt(loaded, story):
-    decoder = Decoder(loaded, story, max_new_tokens=64)
+def test_reset_returns_to_the_prompt(loaded, engine, story):
+    decoder = Decoder(engine, story, max_new_tokens=64)
     first = [decoder.step().id for _ in range(3)]
     decoder.reset()
     assert decoder.ids == story and decoder.records == [] and decoder.stop is None
     assert decoder.cache_length() == len(story)
-    torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, story), atol=1e-4, rtol=0)
+    torch.testing.assert_close(decoder.branch.logits, reference_logits(loaded, story), atol=1e-4, rtol=0)
     assert [decoder.step().id for _ in range(3)] == first
 
 
-def test_evicted_cache_is_rebuilt_with_the_same_results(loaded, story):
-    kept = Decoder(loaded, story, max_new_tokens=64)
-    evicted = Decoder(loaded, story, max_new_tokens=64)
+def test_evicted_cache_is_rebuilt_with_the_same_results(loaded, engine, story):
+    kept = Decoder(engine, story, max_new_tokens=64)
+    evicted = Decoder(engine, story, max_new_tokens=64)
     for _ in range(3):
         kept.step()
         evicted.step()
     evicted.evict()
-    assert evicted.cache is None and evicted.cache_length() == 0
+    assert not evicted.branch.ready and evicted.cache_length() == 0
     for _ in range(3):
         a, b = kept.step(), evicted.step()
         assert a.id == b.id
         assert b.cache_before == a.cache_before and b.cache_after == a.cache_after
-        torch.testing.assert_close(evicted.next_logits, kept.next_logits, atol=1e-4, rtol=0)
+        torch.testing.assert_close(evicted.branch.logits, kept.branch.logits, atol=1e-4, rtol=0)
     # Undo on an evicted decoder, then step: still the same path.
     kept.undo()
     evicted.evict()
     evicted.undo()
     assert kept.step().id == evicted.step().id
-    torch.testing.assert_close(evicted.next_logits, kept.next_logits, atol=1e-4, rtol=0)
+    torch.testing.assert_close(evicted.branch.logits, kept.branch.logits, atol=1e-4, rtol=0)
 
 
-def test_force_appends_the_id_and_records_its_rank(loaded, story):
-    decoder = Decoder(loaded, story, max_new_tokens=64)
+def test_force_appends_the_id_and_records_its_rank(loaded, engine, story):
+    decoder = Decoder(engine, story, max_new_tokens=64)
     decoder.step()
     probs = torch.softmax(reference_logits(loaded, decoder.ids), dim=-1)
     order = torch.argsort(probs, descending=True)
@@ -193,20 +193,20 @@ def test_force_appends_the_id_and_records_its_rank(loaded, story):
     record = decoder.force(unlikely)
     assert record.forced and record.id == unlikely
     assert record.rank == int((probs > probs[unlikely]).sum()) + 1 > 40_000
-    torch.testing.assert_close(decoder.next_logits, reference_logits(loaded, decoder.ids), atol=1e-4, rtol=0)
+    torch.testing.assert_close(decoder.branch.logits, reference_logits(loaded, decoder.ids), atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("bad", [-1, 49152, 10**12, "abc", 1.5, None])
-def test_force_out_of_range_is_refused(loaded, story, bad):
-    decoder = Decoder(loaded, story, max_new_tokens=8)
+def test_force_out_of_range_is_refused(loaded, engine, story, bad):
+    decoder = Decoder(engine, story, max_new_tokens=8)
     assert loaded.vocab_size == 49152
     with pytest.raises(InputError):
         decoder.force(bad)
     assert decoder.ids == story
 
 
-def test_max_tokens_stop(loaded, story):
-    decoder = Decoder(loaded, story, max_new_tokens=3)
+def test_max_tokens_stop(loaded, engine, story):
+    decoder = Decoder(engine, story, max_new_tokens=3)
     records = list(decoder.run())
     assert len(records) == 3 and decoder.stop == "max_tokens"
     assert [r.stop for r in records] == [None, None, "max_tokens"]
@@ -217,8 +217,8 @@ def test_max_tokens_stop(loaded, story):
     assert decoder.step().stop == "max_tokens"
 
 
-def test_eos_stop(loaded, story):
-    decoder = Decoder(loaded, story, max_new_tokens=64)
+def test_eos_stop(loaded, engine, story):
+    decoder = Decoder(engine, story, max_new_tokens=64)
     decoder.step()
     eos = loaded.tokenizer.eos_ids[0]
     assert loaded.tokenizer.token_bytes(eos) == b"<|im_end|>"
@@ -232,21 +232,21 @@ def test_eos_stop(loaded, story):
     assert decoder.ids[-1] == eos and len(decoder.ids) == len(story) + 2
 
 
-def sampled_ids(loaded, ids, seed, steps=8):
-    decoder = Decoder(loaded, ids, SamplingSettings(seed=seed, **SAMPLED), max_new_tokens=steps)
+def sampled_ids(engine, ids, seed, steps=8):
+    decoder = Decoder(engine, ids, SamplingSettings.sampled(seed=seed, **SAMPLED), max_new_tokens=steps)
     return [record.id for record in decoder.run()]
 
 
-def test_same_seed_same_tokens_different_seeds_differ(loaded):
+def test_same_seed_same_tokens_different_seeds_differ(loaded, engine):
     ids = prompt_ids(loaded, STORY)
-    first = sampled_ids(loaded, ids, seed=11)
-    assert sampled_ids(loaded, ids, seed=11) == first
-    assert sampled_ids(loaded, ids, seed=12) != first
+    first = sampled_ids(engine, ids, seed=11)
+    assert sampled_ids(engine, ids, seed=11) == first
+    assert sampled_ids(engine, ids, seed=12) != first
 
 
-def test_sampled_undo_then_step_draws_the_same_token(loaded):
+def test_sampled_undo_then_step_draws_the_same_token(loaded, engine):
     ids = prompt_ids(loaded, STORY)
-    decoder = Decoder(loaded, ids, SamplingSettings(temperature=1.0, seed=5), max_new_tokens=64)
+    decoder = Decoder(engine, ids, SamplingSettings.sampled(temperature=1.0, seed=5), max_new_tokens=64)
     chosen = []
     for _ in range(6):
         record = decoder.step()
@@ -259,15 +259,15 @@ def test_sampled_undo_then_step_draws_the_same_token(loaded):
         decoder.undo()
     assert [decoder.step().id for _ in range(3)] == chosen[3:]
     # And the whole run equals one made with no undo at all.
-    plain = Decoder(loaded, ids, SamplingSettings(temperature=1.0, seed=5), max_new_tokens=64)
+    plain = Decoder(engine, ids, SamplingSettings.sampled(temperature=1.0, seed=5), max_new_tokens=64)
     assert [plain.step().id for _ in range(6)] == chosen
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_sampled_run_equals_generate_with_the_same_seed(loaded, madrid, seed):
+def test_sampled_run_equals_generate_with_the_same_seed(loaded, engine, madrid, seed):
     # `generate(do_sample=True)` draws one torch.multinomial per step from the global CPU
     # generator; ours draws one per step from its own CPU generator seeded the same way, after
     # the same warpers (temperature -> top-k -> top-p) in the same order. Same draws, same ids.
     torch.manual_seed(seed)
     expected = generate(loaded, madrid, do_sample=True, max_new_tokens=20, **SAMPLED)
-    assert sampled_ids(loaded, madrid, seed=seed, steps=20) == expected
+    assert sampled_ids(engine, madrid, seed=seed, steps=20) == expected

@@ -1,27 +1,24 @@
-"""Lockstep decoding against outside references.
+"""Greedy vs sampled in lockstep, and prompt A vs B, against `generate` and lone decoders (SmolLM2).
 
-References: `model.generate(do_sample=False)` for the greedy row, and a lone `Decoder` with
-the same settings and seed for the sampled row (batching must change nothing). The model's
-own forward is wrapped with a counter to check that a step is one batched forward pass.
-The model is conftest.py's session fixture `loaded`.
+References: `model.generate` (greedy), a lone `Decoder` with the same settings (the sampled row
+must equal it step for step: batching changes nothing), and the rebuilt rows after eviction.
 """
-
-import contextlib
 
 import pytest
 import torch
 
 from visualizer.engine.branch import DecodeFinished
 from visualizer.engine.decoder import Decoder
-from visualizer.serving.forward_queue import ForwardQueue
-from visualizer.engine.limits import InputError
-from visualizer.engine.lockstep import GREEDY, SAMPLED, Lockstep, first_divergence
+from visualizer.engine.errors import InputError
+from visualizer.engine.lockstep import Lockstep, first_divergence
 from visualizer.engine.sampling import SamplingSettings
+
+GREEDY, SAMPLED = 0, 1
 
 STORY = [{"role": "user", "content": "Tell me a short story about a cat."}]
 SHORT_ANSWER = [{"role": "user", "content": "What is 2+2? Answer with one number only."}]
-HOT = SamplingSettings(temperature=1.5, seed=7)
-# Batched rows differ from a lone row by float32 rounding only (measured: under 7e-5).
+HOT = SamplingSettings.sampled(temperature=1.5, seed=7)
+# Batched rows differ from a lone row by float32 rounding only.
 LOGITS_TOLERANCE = {"atol": 1e-4, "rtol": 1.3e-6}
 
 
@@ -50,10 +47,10 @@ def test_first_divergence():
     assert first_divergence([], [4]) == 0
 
 
-def test_greedy_row_equals_generate_and_sampled_row_equals_a_lone_decoder(loaded):
+def test_greedy_row_equals_generate_and_sampled_row_equals_a_lone_decoder(engine, loaded):
     ids = prompt(loaded, STORY)
-    lockstep = Lockstep(loaded, ids, HOT, max_new_tokens=32)
-    lone = Decoder(loaded, ids, HOT, max_new_tokens=32)
+    lockstep = Lockstep.greedy_vs_sampled(engine, ids, HOT, max_new_tokens=32)
+    lone = Decoder(engine, ids, HOT, max_new_tokens=32)
     greedy_preview, sampled_preview = lockstep.start()
     assert sampled_preview.top == lone.start().top
     assert greedy_preview.is_preview and greedy_preview.greedy and not sampled_preview.greedy
@@ -61,134 +58,114 @@ def test_greedy_row_equals_generate_and_sampled_row_equals_a_lone_decoder(loaded
         greedy, sampled = lockstep.step()
         expected = lone.step()
         assert (sampled.id, sampled.index, sampled.stop) == (expected.id, expected.index, expected.stop)
-        assert greedy.index == sampled.index
-        if lockstep.logits(SAMPLED) is not None:
-            torch.testing.assert_close(lockstep.logits(SAMPLED), lone.next_logits, **LOGITS_TOLERANCE)
+        assert greedy.index == sampled.index and greedy.batch_rows == sampled.batch_rows == 2
+        torch.testing.assert_close(lockstep.branches[SAMPLED].logits, lone.branch.logits, **LOGITS_TOLERANCE)
     assert lockstep.finished
     assert lockstep.branches[GREEDY].generated == generate_greedy(loaded, ids, 32)
-    assert lockstep.branches[SAMPLED].generated == lone.branch.generated
+    assert lockstep.branches[SAMPLED].generated == lone.generated
 
 
-def test_a_step_is_one_batched_forward_inside_the_lock(loaded):
-    held = []
-
-    class RecordingQueue(ForwardQueue):
-        @contextlib.contextmanager
-        def exclusive(self):
-            with super().exclusive():
-                held.append(True)
-                yield self
-                held[-1] = False
-
-    lockstep = Lockstep(loaded, prompt(loaded, STORY), HOT, max_new_tokens=8, forwards=RecordingQueue())
-    model = loaded.model
-    calls = []
-    original = model.forward
+def test_a_step_is_one_forward_pass_of_two_rows_and_the_prompt_is_read_once(engine, loaded):
+    lockstep = Lockstep.greedy_vs_sampled(engine, prompt(loaded, STORY), HOT, max_new_tokens=8)
+    model, calls, original = loaded.model, [], loaded.model.forward
 
     def counting(*args, **kwargs):
-        assert held and held[-1], "a forward pass ran outside the forward lock"
-        calls.append(kwargs["input_ids"].shape)
+        calls.append(tuple(kwargs["input_ids"].shape))
         return original(*args, **kwargs)
 
     model.forward = counting
     try:
         lockstep.start()
-        assert len(calls) == 1 and calls[0][0] == 1  # the prompt is prefilled once, batch 1
+        assert calls == [(1, len(lockstep.branches[0].prompt_ids))]  # the prompt once; the fork copies a page
         for taken in range(1, 4):
             lockstep.step()
-            assert len(calls) == 1 + taken and tuple(calls[-1]) == (2, 1)
+            assert len(calls) == 1 + taken and calls[-1] == (2, 1)
     finally:
         del model.forward
-    assert len(held) == len(calls)  # one lock per forward pass
-    assert lockstep.cache_length() == len(lockstep.prompt_ids) + 3
+    pool, (greedy, sampled) = engine.pool, lockstep.branches
+    assert pool.length(greedy.handle) == pool.length(sampled.handle) == len(greedy.prompt_ids) + 3
 
 
-def test_high_temperature_diverges_within_32_steps(loaded):
-    lockstep = Lockstep(loaded, prompt(loaded, STORY), HOT, max_new_tokens=32)
+def test_high_temperature_diverges_within_32_steps(engine, loaded):
+    lockstep = Lockstep.greedy_vs_sampled(engine, prompt(loaded, STORY), HOT, max_new_tokens=32)
     assert lockstep.divergence is None
     list(lockstep.run())
     index = lockstep.divergence
     assert index is not None and index < 32
     greedy, sampled = (branch.generated for branch in lockstep.branches)
     assert greedy[:index] == sampled[:index] and greedy[index] != sampled[index]
-    again = Lockstep(loaded, prompt(loaded, STORY), HOT, max_new_tokens=32)
+    again = Lockstep.greedy_vs_sampled(engine, prompt(loaded, STORY), HOT, max_new_tokens=32)
     list(again.run(max_steps=index + 1))  # seeded: the same draws part at the same place
     assert again.divergence == index and again.branches[SAMPLED].generated == sampled[: index + 1]
 
 
-def test_after_one_branch_stops_the_other_goes_on_alone(loaded):
+def test_after_one_branch_stops_the_other_goes_on_alone(engine, loaded):
     ids = prompt(loaded, SHORT_ANSWER)
-    lockstep = Lockstep(loaded, ids, HOT, max_new_tokens=16)
-    lone = Decoder(loaded, ids, HOT, max_new_tokens=16)
+    lockstep = Lockstep.greedy_vs_sampled(engine, ids, HOT, max_new_tokens=16)
+    lone = Decoder(engine, ids, HOT, max_new_tokens=16)
     pairs = list(lockstep.run())
     list(lone.run())
     greedy = lockstep.branches[GREEDY]
     assert greedy.stop == "eos" and len(greedy.generated) < 16  # "The answer is 4." and <|im_end|>
     assert greedy.generated == generate_greedy(loaded, ids, 16)
     assert all(pair[GREEDY] is None for pair in pairs[len(greedy.generated):])
-    assert [pair[SAMPLED].id for pair in pairs] == lone.branch.generated
+    assert all(pair[SAMPLED].batch_rows == 1 for pair in pairs[len(greedy.generated):])  # alone in its pass
+    assert [pair[SAMPLED].id for pair in pairs] == lone.generated
     assert lockstep.branches[SAMPLED].stop == lone.stop
-    assert lockstep.finished and lockstep.cache is None  # nothing left to feed: the cache is gone
+    assert lockstep.finished
     with pytest.raises(DecodeFinished):
         lockstep.step()
 
 
-def test_the_lone_row_is_batch_one_and_matches_a_lone_decoder(loaded):
-    ids = prompt(loaded, SHORT_ANSWER)
-    lockstep = Lockstep(loaded, ids, HOT, max_new_tokens=16)
-    lone = Decoder(loaded, ids, HOT, max_new_tokens=16)
-    lockstep.start()
-    lone.start()
-    while not lockstep.branches[GREEDY].stop:
-        lockstep.step()
-        lone.step()
-    assert lockstep.rows == [SAMPLED] and lockstep.next_logits.shape[0] == 1
-    assert lockstep.cache.layers[0].keys.shape[0] == 1
-    torch.testing.assert_close(lockstep.logits(SAMPLED), lone.next_logits, **LOGITS_TOLERANCE)
-    greedy, sampled = lockstep.step()
-    assert greedy is None and sampled.id == lone.step().id
-
-
 @pytest.mark.parametrize("evict_after", [5, 10])  # 10: after the greedy row has stopped
-def test_evict_rebuilds_the_same_rows(loaded, evict_after):
+def test_evict_rebuilds_the_same_rows(engine, loaded, evict_after):
     ids = prompt(loaded, SHORT_ANSWER)
-    steady = Lockstep(loaded, ids, HOT, max_new_tokens=16)
-    evicted = Lockstep(loaded, ids, HOT, max_new_tokens=16)
+    steady = Lockstep.greedy_vs_sampled(engine, ids, HOT, max_new_tokens=16)
+    evicted = Lockstep.greedy_vs_sampled(engine, ids, HOT, max_new_tokens=16)
     list(steady.run())
     list(evicted.run(max_steps=evict_after))
     held = evicted.nbytes()
     evicted.evict()
-    assert evicted.nbytes() < held and evicted.cache is None
-    logits_before = Lockstep(loaded, ids, HOT, max_new_tokens=16)
-    list(logits_before.run(max_steps=evict_after))
-    for branch in (GREEDY, SAMPLED):
-        expected = logits_before.logits(branch)
-        rebuilt = evicted.logits(branch)  # rebuilds: shared prefix once, then each row's tail
-        assert (expected is None) == (rebuilt is None)
-        if expected is not None:
-            torch.testing.assert_close(rebuilt, expected, **LOGITS_TOLERANCE)
-    assert evicted.cache_length() == len(ids) + evict_after
+    assert evicted.nbytes() < held and not any(branch.ready for branch in evicted.branches)
+    reference = Lockstep.greedy_vs_sampled(engine, ids, HOT, max_new_tokens=16)
+    list(reference.run(max_steps=evict_after))
+    evicted.preview()  # rebuilds both rows from their ids
+    for branch, expected in zip(evicted.branches, reference.branches):
+        torch.testing.assert_close(branch.logits, expected.logits, **LOGITS_TOLERANCE)
+        assert engine.pool.length(branch.handle) == len(branch.ids)
     list(evicted.run())
-    for branch in (GREEDY, SAMPLED):
-        assert evicted.branches[branch].generated == steady.branches[branch].generated
+    for branch, expected in zip(evicted.branches, steady.branches):
+        assert branch.generated == expected.generated
 
 
-def test_reset_starts_both_rows_again(loaded):
+def test_reset_starts_both_rows_again(engine, loaded):
     ids = prompt(loaded, STORY)
-    lockstep = Lockstep(loaded, ids, HOT, max_new_tokens=12)
+    lockstep = Lockstep.greedy_vs_sampled(engine, ids, HOT, max_new_tokens=12)
     first = [pair for pair in lockstep.run(max_steps=6)]
     lockstep.reset()
-    assert lockstep.cache_length() == len(ids) and lockstep.divergence is None
+    assert all(engine.pool.length(b.handle) == len(ids) for b in lockstep.branches) and lockstep.divergence is None
     assert all(not branch.generated for branch in lockstep.branches)
     again = [pair for pair in lockstep.run(max_steps=6)]
     assert [(g.id, s.id) for g, s in again] == [(g.id, s.id) for g, s in first]
     list(lockstep.run())
-    lockstep.reset()  # after both stopped and the cache was dropped
-    assert lockstep.start()[SAMPLED].top == Lockstep(loaded, ids, HOT, max_new_tokens=12).start()[SAMPLED].top
+    lockstep.reset()
+    fresh = Lockstep.greedy_vs_sampled(engine, ids, HOT, max_new_tokens=12)
+    rewound, prefilled = lockstep.start()[SAMPLED].top, fresh.start()[SAMPLED].top
+    assert [c.id for c in rewound] == [c.id for c in prefilled]  # equal to float rounding: one pass vs two
+    assert [c.prob for c in rewound] == pytest.approx([c.prob for c in prefilled], abs=1e-5)
 
 
-def test_refuses_what_a_decoder_refuses(loaded):
+def test_prompt_a_vs_b_equals_two_greedy_generates(engine, loaded):
+    a, b = prompt(loaded, STORY), prompt(loaded, SHORT_ANSWER)
+    pair = Lockstep.a_vs_b(engine, a, b, max_new_tokens=12)
+    list(pair.run())
+    assert pair.branches[0].generated == generate_greedy(loaded, a, 12)
+    assert pair.branches[1].generated == generate_greedy(loaded, b, 12)
+    assert pair.divergence == first_divergence(pair.branches[0].generated, pair.branches[1].generated)
+
+
+def test_refuses_what_a_decoder_refuses(engine, loaded):
     with pytest.raises(InputError):
-        Lockstep(loaded, [], HOT, max_new_tokens=8)
+        Lockstep.greedy_vs_sampled(engine, [], HOT, max_new_tokens=8)
     with pytest.raises(InputError):
-        Lockstep(loaded, [1] * 10, HOT, max_new_tokens=loaded.context_length)
+        Lockstep.greedy_vs_sampled(engine, [1] * 10, HOT, max_new_tokens=loaded.context_length)

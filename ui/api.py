@@ -18,7 +18,7 @@ import gradio as gr
 
 from visualizer.engine.knobs import KNOB_BY_NAME, KNOBS
 from visualizer.engine.errors import InputError, refuse
-from visualizer.engine.limits import check_steps
+from visualizer.engine.limits import DEFAULT_NEW_TOKENS, check_steps
 from visualizer.engine.payloads import decoder_payload, step_payload, tokens_payload
 
 CONTRACT_KNOBS = ("temperature", "top_k", "top_p")  # /start's positions 2-4, before seed, max_new_tokens, top
@@ -50,13 +50,17 @@ class Endpoints:
             return tokens_payload(loaded.name, loaded.tokenizer, workspace.prompt().text)
         return _answer(act)
 
-    def _start(self, request, conversation, seed=0, max_new_tokens=256, top=10, **knobs):
+    def _start(self, request, conversation, seed=0, max_new_tokens=None, top=10, **knobs):
+        # None: the server's default (256, or its cap when lower).
+        new_tokens = min(DEFAULT_NEW_TOKENS, self.ctx.settings.max_new_tokens) if max_new_tokens is None \
+            else max_new_tokens
+
         def act():
             with self._session(request, create=True) as session:
                 workspace = session.workspace
                 workspace.set_conversation(conversation)
                 sampling = workspace.sampling_from_user(seed=seed, **knobs)
-                workspace.configure(sampling, top, max_new_tokens)
+                workspace.configure(sampling, top, new_tokens)
                 workspace.drop_decoder()
                 decoder = workspace.decoder()
                 decoder.start()
@@ -81,7 +85,7 @@ class Endpoints:
                             undone=step_payload(record) if record else None)
         return _answer(act)
 
-    def run(self, n: int = 16, request: gr.Request = None):
+    def run(self, n: int = 16, request: gr.Request = None) -> dict:  # Gradio reads the type of each answer here
         """Up to n steps (fewer if the message ends), streamed; the last answer holds them all."""
         try:
             n = check_steps(n, self.ctx.settings.max_new_tokens)
@@ -146,14 +150,15 @@ def _start_signature(implementation):
                     annotation=int | None if KNOB_BY_NAME[name].kind is int else optional_number)
               for name in CONTRACT_KNOBS]
     fixed += [param("seed", param.POSITIONAL_OR_KEYWORD, default=0, annotation=int),
-              param("max_new_tokens", param.POSITIONAL_OR_KEYWORD, default=256, annotation=int),
+              param("max_new_tokens", param.POSITIONAL_OR_KEYWORD, default=None, annotation=int | None),
               param("top", param.POSITIONAL_OR_KEYWORD, default=10, annotation=int)]
     fixed += [param(name, param.POSITIONAL_OR_KEYWORD, default=None,
                     annotation=int | None if KNOB_BY_NAME[name].kind is int else optional_number)
               for name in knob_names if name not in CONTRACT_KNOBS]
     parameters = [p.name for p in fixed]
-    start.__signature__ = inspect.Signature(fixed + [param("request", param.POSITIONAL_OR_KEYWORD, annotation=gr.Request)],
+    start.__signature__ = inspect.Signature(fixed + [param("request", param.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)],
                                             return_annotation=dict)
+    start.__annotations__ = {p.name: p.annotation for p in start.__signature__.parameters.values()} | {"return": dict}
     start.__doc__ = ("Start (or restart) this session's decoder on a conversation; greedy unless a temperature "
                      "is given. Knobs: " + ", ".join(knob_names) + ".")
     start.__name__ = "start"

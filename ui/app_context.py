@@ -7,11 +7,14 @@ handlers over it (no module-global context). It answers, for a `gr.Request`:
   where `owner` is the secret that proves the request comes from the session's own page or client:
   the page token a page load issued (UI events carry it in a hidden component) or, for API calls,
   the client cookie (`ui/http.py` sets it on the first page or /config response);
-- `error_text`: an engine error in the request's language.
+- `error_text`: an engine error in the request's language;
+- `rooms` (the server's `serving.rooms.RoomStore`, or None) and `attendee(request)`: who a request
+  is in a room, a hash of its client cookie (the cookie itself is never kept).
 What is left out: components and wiring (the tab modules), HTTP middleware (`http.py`).
 """
 
 import contextlib
+import hashlib
 import secrets
 
 from visualizer.engine.errors import refuse
@@ -22,8 +25,9 @@ CLIENT_COOKIE = "llmviz_client"
 
 
 class AppContext:
-    def __init__(self, server, second_tokenizer, language=None, cache_dir=None):
+    def __init__(self, server, second_tokenizer, language=None, cache_dir=None, rooms=None):
         self.server = server
+        self.rooms = rooms
         self.second_tokenizer = second_tokenizer  # shown beside the model's in the Tokens tab
         self.forced_language = language  # None: follow each browser's Accept-Language
         self.cache_dir = cache_dir
@@ -71,6 +75,13 @@ class AppContext:
     def client_cookie(request):
         cookies = getattr(request, "cookies", None) or {}
         return cookies.get(CLIENT_COOKIE)
+
+    def attendee(self, request):
+        """This client in a room: a hash of its cookie; a request without the cookie is refused."""
+        cookie = self.client_cookie(request)
+        if not cookie:
+            raise refuse("no_owner")
+        return hashlib.sha256(cookie.encode("utf-8")).hexdigest()[:24]
 
     @staticmethod
     def address(request):

@@ -1,7 +1,8 @@
-"""Headless CLI: `python -m visualizer tokens|decode ... --json` (a contract for scripts and tests).
+"""Headless CLI: `python -m visualizer tokens|decode|lens|attention ... --json` (a contract for scripts and tests).
 
 `tokens` renders a conversation (or takes text as is) and lists its tokens; `decode` steps the
-engine and prints every step's chosen token with the top candidates. The sampling flags come from
+engine and prints every step's chosen token with the top candidates; `lens` and `attention` look
+inside one step (`cli_inside.py`). The sampling flags come from
 the knob table (`engine/knobs.py`). Bad input ends with exit status 2 and one line on stderr,
 never a traceback. The CLI is a thin adapter over `engine.workspace.Workspace`, like the web app.
 What is left out: interactive stepping (that is the web app's job).
@@ -12,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import cli_inside
 from .engine.conversation import parse_conversation
 from .engine.engine import Engine
 from .engine.knobs import KNOBS
@@ -51,6 +53,7 @@ def build_parser():
     decode.add_argument("--seed", type=str, default="0")
     decode.add_argument("--top", type=str, default="10", help="candidates listed per step")
     decode.add_argument("--json", action="store_true", help="print JSON")
+    cli_inside.add_commands(commands, _add_model_flags)
     return parser
 
 
@@ -77,6 +80,8 @@ def _add_model_flags(parser):
 
 def _run(args):
     messages = _read_messages(args.messages) if args.messages is not None else None
+    if args.command in cli_inside.COMMANDS:
+        return cli_inside.run(args, messages, _load)
     if args.command == "tokens":
         loaded = _load(args, tokenizer_only=args.tokenizer_only)
         workspace = Workspace(loaded, messages=messages,
@@ -117,6 +122,8 @@ def _load(args, tokenizer_only):
 
 
 def _human(payload):
+    if "layers" in payload:
+        return cli_inside.human(payload)
     if "steps" not in payload:
         chips = " ".join(f"[{token['id']}:{token['text']!r}]" for token in payload["tokens"])
         return f"{payload['text']}\n\n{payload['count']} tokens: {chips}"

@@ -286,12 +286,13 @@ def test_graph_buckets_queue_and_failed_captures_fall_back_to_eager(caplog):
     model = tiny_llama()
     pool = KVPool(model.config, num_pages=64, page_size=16)
     assert graphs.batch_buckets(32) == [1, 2, 4, 8, 16, 32] and graphs.batch_buckets(5) == [1, 2, 4, 8]
-    assert [graphs.pages_bucket(p) for p in (1, 4, 5, 8, 9, 128, 129)] == [4, 4, 8, 8, 16, 128, 256]
+    assert [graphs.pages_bucket(p) for p in (1, 4, 5, 8, 9, 64, 65, 97, 128, 129, 193)] == \
+        [4, 4, 8, 8, 16, 64, 96, 128, 128, 192, 256]  # powers of two, and 1.5x them past 64 pages
     runner = ModelRunner(model, pool, graphs=True)  # on the CPU: no graphs
     assert not runner.graphs and not runner.capture_pending() and runner.graph_progress() == (0, 0)
     step_graphs = StepGraphs(model, pool, max_batch=8)
     captured, total = step_graphs.progress()
-    assert captured == 0 and total == 4 * 7 and step_graphs.pending[0] == (1, 4)  # 4 batch x 4..256 pages
+    assert captured == 0 and total == 4 * 9 and step_graphs.pending[0] == (1, 4)  # 4 batch x 9 buckets, 4..256 pages
     assert step_graphs.bucket(3, 9) == (4, 16) and step_graphs.bucket(9, 1) is None
     assert step_graphs.lookup((4, 16)) is None and step_graphs.pending[0] == (4, 16)
     assert step_graphs.progress() == (0, total)

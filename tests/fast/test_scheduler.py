@@ -142,20 +142,39 @@ def test_too_many_prompt_tokens_waiting_are_refused_clearly(scheduled, prompt):
     second.start()  # once the first is read, there is room again
 
 
-def test_a_full_pool_asks_for_room_then_fails_with_a_clear_error(engine, tiny, prompt):
-    asked = []
+def small_pool(engine, tiny, prompt, on_pool_full, room_wait_s):
+    """An engine whose pool holds one prompt and a few tokens."""
     pages_for_one_prompt = len(prompt) // engine.pool.page_size + 2
-    small = Engine.create(tiny, pages_for_one_prompt * engine.pool.page_bytes,
-                          turns=lambda runner: Scheduler(runner, on_pool_full=lambda full: asked.append(full)))
+    return Engine.create(tiny, pages_for_one_prompt * engine.pool.page_bytes, turns=lambda runner: Scheduler(
+        runner, on_pool_full=on_pool_full, room_wait_s=room_wait_s))
+
+
+def test_a_full_pool_asks_for_room_waits_then_fails_with_a_clear_error(engine, tiny, prompt):
+    asked = []
+    small = small_pool(engine, tiny, prompt, asked.append, room_wait_s=0.3)
     try:
         first = Decoder(small, prompt, max_new_tokens=4)
         first.start()
         second = Decoder(small, prompt, max_new_tokens=4)
         with pytest.raises(InputError) as refused:
             second.start()
-        assert refused.value.code == "pool_full" and len(asked) == 1
+        assert refused.value.code == "pool_full" and len(asked) >= 2  # asked, waited, asked again
         first.evict()
         second.start()  # the room is back
+    finally:
+        small.turns.close()
+
+
+def test_a_turn_waiting_for_room_goes_on_when_rows_are_given_back(engine, tiny, prompt):
+    small = small_pool(engine, tiny, prompt, lambda full: None, room_wait_s=30)
+    try:
+        first, second = Decoder(small, prompt, max_new_tokens=4), Decoder(small, prompt, max_new_tokens=4)
+        first.start()
+        join = in_threads([second.start])
+        wait_until(lambda: small.turns.waiting == 1)  # parked, waiting for room
+        first.evict()  # the other session goes idle and gives its row back
+        join()
+        assert second.branch.ready and not first.branch.ready
     finally:
         small.turns.close()
 

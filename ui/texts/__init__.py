@@ -1,17 +1,19 @@
 """Every word the app shows, in English and Spanish, and how a request's language is chosen.
 
-Each area of the UI keeps its words in a module of this package (`base.py` for the five pipeline
-tabs, ...), as two dicts `EN` and `ES` with the same keys; `TEXTS` merges them. The UI hands them
-to `gr.I18n` for labels and to the views for text they render on the server. Engine errors carry
-a code and parameters (`engine/errors.py`); `error_text` renders them in the user's language.
+Each area of the UI keeps its words in a module of this package (`base.py` for the page and the
+text tabs, `decoding.py` for the Decoder and Compare tabs, `inside.py` for Inside the step,
+`errors.py` for engine errors), as two dicts `EN` and `ES` with the same keys; `TEXTS` merges them.
+The UI hands them to `gr.I18n` for labels and to the views for text they render on the server.
+Engine errors carry a code and parameters (`engine/errors.py`); `error_text` renders them in the
+user's language.
 `language_from_header` picks a language from Accept-Language, honouring q-values.
 What is left out: other languages (add a dict with the same keys to every module).
 """
 
-from . import base, errors
+from . import base, decoding, errors, inside, room
 
 LANGUAGES = ("en", "es")
-_AREAS = (base, errors)
+_AREAS = (base, decoding, errors, inside, room)
 EN = {key: value for area in _AREAS for key, value in area.EN.items()}
 ES = {key: value for area in _AREAS for key, value in area.ES.items()}
 TEXTS = {"en": EN, "es": ES}

@@ -10,7 +10,8 @@ from visualizer.engine.errors import MESSAGES
 
 EN = {f"error_{code}": template for code, template in MESSAGES.items()}
 EN.update({"field_seed": "seed", "field_top": "candidates", "field_steps": "steps", "field_token id": "token id",
-           "field_max new tokens": "max new tokens", "field_the typed token": "the typed token"})
+           "field_max new tokens": "max new tokens", "field_the typed token": "the typed token",
+           "field_layer": "layer", "field_head": "head"})
 
 ES = {
     "error_not_text": "{name} debe ser texto",
@@ -48,6 +49,8 @@ ES = {
     "error_not_one_token": "{typed!r} son {count} tokens [{ids}]: fuerza un token cada vez (o #id)",
     "error_bad_saved_state": "el estado de muestreo guardado no encaja en este servidor",
     "error_no_decoder": "no hay decodificador en esta sesión: llama antes a /start",
+    "error_no_lens": "{model} no tiene una normalización final que la lente de logits conozca "
+                     "(norm, final_layernorm o ln_f)",
     "error_no_owner": "esta petición no trae el secreto de su sesión: recarga la página o usa gradio_client",
     "error_no_session": "esta petición no tiene sesión: abre la página o llama antes a /start",
     "error_session_expired": "la sesión ha caducado: llama a /start (o recarga la página)",
@@ -57,7 +60,22 @@ ES = {
     "error_server_full": "el servidor tiene todas las sesiones que puede atender: prueba dentro de un minuto",
     "error_prefill_busy": "el servidor está ocupado leyendo otros prompts largos: prueba dentro de unos segundos",
     "error_pool_full": "la memoria del servidor para conversaciones está llena ahora mismo: prueba dentro de un momento",
+    "error_room_not_found": "ninguna sala abierta tiene el código {room!r}: revisa el código (las salas se cierran "
+                            "cuando nadie las usa)",
+    "error_too_many_rooms": "el servidor tiene todas las salas que puede atender ({limit}): cierra una antes",
+    "error_room_full": "la sala {room} está llena ({limit} personas)",
+    "error_not_instructor": "solo quien imparte el taller puede hacer esto: la clave de docente no coincide",
+    "error_instructor_locked": "demasiadas claves de docente erróneas desde esta dirección: prueba dentro de un minuto",
+    "error_not_in_room": "únete antes a la sala {room}",
+    "error_room_guessing": "el paso {step} es para adivinar: escribe un token en vez de sortear",
+    "error_room_sampling": "el paso {step} es para sortear: usa tu semilla en vez de adivinar",
+    "error_room_revealed": "el paso {step} ya se ha revelado: las respuestas están cerradas hasta el siguiente paso",
+    "error_room_too_fast": "demasiadas respuestas: como máximo {limit} por minuto",
+    "error_room_bad_mode": "el modo debe ser guess o sample (se recibió {value!r})",
+    "error_room_bad_choice": "la elección debe ser greedy, top o el id de un token (se recibió {value!r})",
+    "error_room_no_answers": "nadie ha respondido aún al paso {step}: fija el greedy o el id de un token",
+    "error_room_ended": "el mensaje de la sala ha terminado ({reason}): abre una sala nueva para seguir",
     "field_seed": "la semilla", "field_top": "el número de candidatos", "field_steps": "el número de pasos",
     "field_token id": "el id del token", "field_max new tokens": "el máximo de tokens nuevos",
-    "field_the typed token": "el token escrito",
+    "field_the typed token": "el token escrito", "field_layer": "la capa", "field_head": "la cabeza",
 }

@@ -19,7 +19,8 @@ class DecodeFinished(InputError):
 
 
 class Branch:
-    def __init__(self, tokenizer, prompt_ids, settings=None, max_new_tokens=256, top_n=10):
+    def __init__(self, tokenizer, prompt_ids, settings=None, max_new_tokens=256, top_n=10, device="cpu"):
+        """`device`: where the logits are, and so the sampling generator (see `sampling.Noise`)."""
         if not prompt_ids:
             raise refuse("empty_prompt")
         self.tokenizer = tokenizer
@@ -28,7 +29,8 @@ class Branch:
         self.settings = settings or SamplingSettings()
         self.max_new_tokens = max_new_tokens
         self.top_n = top_n
-        self.noise = Noise(self.settings.seed)
+        self.device = device
+        self.noise = Noise(self.settings.seed, device)
         self.generated = []  # chosen ids
         self.records = []  # one StepRecord per chosen id
         self._rng_before = []  # generator state before each pick, for exact undo
@@ -62,7 +64,7 @@ class Branch:
     def use_settings(self, settings):
         """New settings apply from the next pick; a new seed restarts the generator."""
         if settings.seed != self.settings.seed:
-            self.noise = Noise(settings.seed)
+            self.noise = Noise(settings.seed, self.device)
         self.settings = settings
 
     def commit(self, record, sampled, vocab_size):
@@ -104,7 +106,7 @@ class Branch:
         self._rng_before.clear()
         self._redo.clear()
         self._restored_forced.clear()
-        self.noise = Noise(self.settings.seed)
+        self.noise = Noise(self.settings.seed, self.device)
 
     def restore(self, generated, forced=(), generator_state=None):
         """Earlier choices (a saved state): the ids now, their records when the pool row is rebuilt
@@ -126,7 +128,7 @@ class Branch:
         self._restored_forced = []
 
     def generator_state(self):
-        """The generator's state as bytes (about 5 KB), to save outside the server."""
+        """The generator's state as bytes (about 5 KB on the CPU, 16 on a GPU), to save outside the server."""
         return bytes(self.noise.state().tolist())
 
     def restore_generator(self, state):

@@ -21,7 +21,7 @@ class Decoder:
         require_weights(engine.loaded)
         check_context(engine.loaded, len(prompt_ids), max_new_tokens)
         self.engine = engine
-        self.branch = Branch(engine.tokenizer, prompt_ids, settings, max_new_tokens, top_n)
+        self.branch = Branch(engine.tokenizer, prompt_ids, settings, max_new_tokens, top_n, engine.pool.device)
 
     @property
     def prompt_ids(self):

@@ -56,6 +56,8 @@ MESSAGES = {
     "not_one_token": "{typed!r} is {count} tokens [{ids}]: force one token at a time (or #id)",
     "bad_saved_state": "the saved sampling state does not fit this server",
     "no_decoder": "no decoder in this session: call /start first",
+    # Inside the step (inspection.py).
+    "no_lens": "{model} has no final norm the logit lens knows (norm, final_layernorm or ln_f)",
     # Sessions and load (serving/).
     "no_owner": "this request carries no session secret: reload the page, or use gradio_client",
     "no_session": "this request has no session: open the page, or call /start first",
@@ -66,6 +68,21 @@ MESSAGES = {
     "server_full": "the server has as many sessions as it can hold: try again in a minute",
     "prefill_busy": "the server is busy reading other long prompts: try again in a few seconds",
     "pool_full": "the server's memory for conversations is full right now: try again in a moment",
+    # Rooms (serving/rooms.py, serving/room.py).
+    "room_not_found": "no open room has the code {room!r}: check the code (rooms close when idle)",
+    "too_many_rooms": "the server has as many rooms as it can hold ({limit}): close one first",
+    "room_full": "room {room} is full ({limit} people)",
+    "not_instructor": "only the instructor can do this: the instructor key does not match",
+    "instructor_locked": "too many wrong instructor keys from this address: try again in a minute",
+    "not_in_room": "join room {room} first",
+    "room_guessing": "step {step} is for guessing: type a token instead of sampling",
+    "room_sampling": "step {step} is for sampling: draw with your seed instead of guessing",
+    "room_revealed": "step {step} is revealed: answers are closed until the next step",
+    "room_too_fast": "too many answers: at most {limit} a minute",
+    "room_bad_mode": "the mode must be guess or sample (got {value!r})",
+    "room_bad_choice": "the choice must be greedy, top or a token id (got {value!r})",
+    "room_no_answers": "nobody has answered step {step} yet: commit greedy or a token id",
+    "room_ended": "the room's message has ended ({reason}): open a new room to go on",
 }
 
 

@@ -13,15 +13,18 @@ PoolFull or any error every length, table and page is as before. Three ways to r
   `device_forward` is pure: it gets the rows' pages staged into a small local pool (block tables
   remapped), runs, and returns the logits and the new K/V of the written slots, which the runner
   writes into the CPU pool. Each call ships the rows' whole pages: the price of ZeroGPU.
+`inspect(handle, position, token_id, options)` is a read-only probe pass (hidden states, attention
+weights: see probe.py) at a position the row already holds; the pool is left as it was.
 The runner is not thread-safe: one thread drives it (the scheduler's model thread).
-What is left out: sampling (the caller picks from the logits), attention weights, multi-row extends,
+What is left out: sampling (the caller picks from the logits), multi-row extends,
 models spread over several devices (the pool lives on one).
 """
 
 import torch
 
 from .graphs import StepGraphs, packed_inputs, unpack
-from .kvpool import TRASH_PAGE, PageView, forward_over
+from .kvpool import TRASH_PAGE, PageView, Reservation, forward_over
+from .probe import device_probe, probe_forward
 
 
 class ModelRunner:
@@ -33,6 +36,7 @@ class ModelRunner:
             raise ValueError(f"the KV pool is on {pool.device.type}; this runner needs it on {wanted}")
         self.model, self.pool, self.max_batch = model, pool, max_batch
         self.remote = device_call(device_forward) if device_call is not None else None
+        self.remote_probe = device_call(device_probe) if device_call is not None else None
         self.graphs = bool(graphs) and pool.device.type == "cuda" and self.remote is None
         self._graphs = StepGraphs(model, pool, max_batch) if self.graphs else None
 
@@ -50,6 +54,20 @@ class ModelRunner:
         if not 1 <= keep <= len(ids):
             raise ValueError(f"keep must be 1..{len(ids)}, not {keep}")
         return self._forward([handle], ids, keep)[0]
+
+    def inspect(self, handle, position, token_id, options):
+        """Feed `token_id` again at `position` (< the row's length) with probe.ProbeOptions -> ProbeResult.
+        Read-only: its one write goes to the trash page (on ZeroGPU, to a staged copy)."""
+        if not 0 <= position < self.pool.length(handle):
+            raise ValueError(f"position {position} is not in the row (length {self.pool.length(handle)})")
+        if self.remote_probe is not None:
+            staged, _ = stage(self.pool, Reservation([handle], [position], 1, []), [token_id], keep=1)
+            return self.remote_probe(self.model, staged, options)
+        device = self.model.device
+        table = torch.tensor([self.pool.block_table(handle)], device=device)
+        trash = torch.tensor([TRASH_PAGE * self.pool.page_size], device=device)
+        view = PageView(self.pool.keys, self.pool.values, self.pool.page_size, trash, table)
+        return probe_forward(self.model, token_id, position, view, options)
 
     def capture_pending(self):
         """Capture one pending CUDA graph bucket; -> whether more remain (False without graphs)."""

@@ -1,7 +1,7 @@
 """CUDA graphs for single-token pooled steps, one per (batch bucket, pages bucket), captured lazily.
 
 A step of B rows whose longest row needs P pages runs on the graph of (smallest batch bucket >= B,
-pages bucket = next power of two >= P, at least 4): its inputs go into that bucket's static buffers
+smallest pages bucket >= P: powers of two from 4, and 1.5 times a power of two above 64): its inputs go into that bucket's static buffers
 (one packed int64 tensor, filled by one host-to-device copy), padding rows point at the trash page,
 and the mask is built inside the graph from the static row starts. Buckets are captured one at a
 time by `capture_next()` (the caller's model thread, when idle), from a list of likely buckets; a
@@ -32,7 +32,11 @@ def batch_buckets(max_batch):
 
 
 def pages_bucket(pages):
-    return max(MIN_PAGES_BUCKET, 1 << max(0, pages - 1).bit_length())
+    """The smallest bucket holding `pages`: powers of two, and from 64 pages (1024 tokens) on also
+    1.5 times a power of two, so a row just past a boundary gathers at most a third more than it needs."""
+    power = max(MIN_PAGES_BUCKET, 1 << max(0, pages - 1).bit_length())
+    between = 3 * power // 4
+    return between if power > 64 and pages <= between else power
 
 
 def packed_inputs(pool, reservation, ids, rows, pages, pin=False):
@@ -82,7 +86,7 @@ class StepGraphs:
         self.model, self.pool = model, pool
         self.batch_buckets = batch_buckets(max_batch)
         most = pages_bucket(-(-LIKELY_CONTEXT // pool.page_size))
-        likely_pages = [MIN_PAGES_BUCKET << i for i in range(most.bit_length()) if MIN_PAGES_BUCKET << i <= most]
+        likely_pages = sorted({pages_bucket(pages) for pages in range(1, most + 1)})
         self.pending = [(b, p) for p in likely_pages for b in self.batch_buckets if self._fits((b, p))]
         self.captured = {}  # bucket -> (StaticStep, CUDAGraph, static logits)
         self.failed = set()

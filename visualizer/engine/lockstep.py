@@ -39,7 +39,8 @@ class Lockstep:
         for prompt_ids, _ in rows:
             check_context(engine.loaded, len(prompt_ids), max_new_tokens)
         self.engine = engine
-        self.branches = tuple(Branch(engine.tokenizer, ids, settings, max_new_tokens, top_n) for ids, settings in rows)
+        self.branches = tuple(Branch(engine.tokenizer, ids, settings, max_new_tokens, top_n, engine.pool.device)
+                              for ids, settings in rows)
 
     @classmethod
     def greedy_vs_sampled(cls, engine, prompt_ids, sampled_settings, max_new_tokens=DEFAULT_NEW_TOKENS,

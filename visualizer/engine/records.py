@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .sampling import entropy_bits
+from .sampling import entropy_bits_of
 from .tokens import piece_text, visible_whitespace
 
 _HEAD = 7  # chosen, raw prob, prob, rank, entropy, raw entropy, kept
@@ -57,18 +57,19 @@ class StepRecord:
         return self.id < 0
 
 
-def summarize(logits, scores, chosen, top_n):
+def summarize(logits, scores, chosen, top_n, raw=None, sampled=None):
     """logits, scores (B, V) float32; chosen (B,) long (-1: nothing chosen) -> (B, 7 + 8 * top_n) float32.
-    Ids and ranks stay exact in float32 (vocabularies are far below 2**24)."""
-    raw = torch.softmax(logits, dim=-1)
-    sampled = torch.softmax(scores, dim=-1)
+    `raw` / `sampled`: their softmaxes when the caller has them. Ids and ranks stay exact in float32
+    (vocabularies are far below 2**24)."""
+    raw = torch.softmax(logits, dim=-1) if raw is None else raw
+    sampled = torch.softmax(scores, dim=-1) if sampled is None else sampled
     removed = torch.isneginf(scores)
     at = chosen.clamp(min=0).unsqueeze(1)
     raw_chosen = raw.gather(1, at)
     head = torch.cat([
         chosen.unsqueeze(1).float(), raw_chosen, sampled.gather(1, at),
         ((raw > raw_chosen).sum(dim=1, keepdim=True) + 1).float(),
-        entropy_bits(sampled).unsqueeze(1), entropy_bits(raw).unsqueeze(1),
+        entropy_bits_of(scores, sampled, removed).unsqueeze(1), entropy_bits_of(logits, raw, None).unsqueeze(1),
         (~removed).sum(dim=1, keepdim=True).float(),
     ], dim=1)
     k = min(top_n, logits.shape[-1])

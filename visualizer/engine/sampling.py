@@ -7,9 +7,12 @@ own seeded CPU `torch.Generator`; forcing takes a given id. Everything works on 
 at once, on whatever device the logits are: rows with the same settings share one processor call.
 
 A draw is `argmax(probs / noise)` with `noise` exponential, drawn from the generator over the whole
-vocabulary. That is exactly what `torch.multinomial(probs, 1, generator=g)` computes on the CPU, so
-a seeded run equals `torch.manual_seed(s); generate(do_sample=True, ...)` token for token; and the
-noise needs no logits, so it is drawn ahead (`Noise`) while the model runs.
+vocabulary. That is exactly what `torch.multinomial(probs, 1, generator=g)` computes for one sample
+(on any device), so on the CPU a seeded run equals `torch.manual_seed(s); generate(do_sample=True,
+...)` token for token; and the noise needs no logits, so it is drawn ahead (`Noise`) while the
+model runs. The generator lives where the logits are: on a GPU it is a CUDA (Philox) generator, so
+a draw costs a kernel, not 150,000 draws on the host; the same seed then gives the same tokens on
+the same GPU, but not the CPU's tokens (another generator).
 What is left out: beam search, and knobs transformers has that the app does not teach.
 """
 
@@ -74,20 +77,26 @@ def warp_rows(logits, settings, ids=None):
     """logits (B, V) float32 + one SamplingSettings per row (+ the ids so far per row, needed when a
     processor looks at them) -> scores (B, V): -inf where a processor cut a token. `logits` is not
     modified. Rows with equal settings go through their processors together."""
-    scores = logits.clone()
     groups = {}
     for row, row_settings in enumerate(settings):
         groups.setdefault(tuple(row_settings.active()), []).append(row)
+    if len(groups) == 1:  # the common case (one user, or a room on the defaults): no gather, no scatter
+        (active, rows), = groups.items()
+        return _apply(active, logits.clone(), ids, settings[0].needs_ids)
+    scores = logits.clone()
     for active, rows in groups.items():
-        if not active:
-            continue
-        index = torch.tensor(rows, device=logits.device)
-        group = scores.index_select(0, index)
-        ids_so_far = _padded_ids([ids[row] for row in rows], logits.device) if settings[rows[0]].needs_ids else \
-            torch.zeros((len(rows), 0), dtype=torch.long, device=logits.device)
-        for knob, value in active:
-            group = knob.build(value)(ids_so_far, group)
-        scores.index_copy_(0, index, group)
+        if active:
+            index = to_device(rows, logits.device)
+            group = _apply(active, scores.index_select(0, index), [ids[row] for row in rows], settings[rows[0]].needs_ids)
+            scores.index_copy_(0, index, group)
+    return scores
+
+
+def _apply(active, scores, ids, needs_ids):
+    ids_so_far = _padded_ids(ids, scores.device) if needs_ids else \
+        torch.zeros((scores.shape[0], 0), dtype=torch.long, device=scores.device)
+    for knob, value in active:
+        scores = knob.build(value)(ids_so_far, scores)
     return scores
 
 
@@ -103,16 +112,20 @@ def stages(logits, settings, ids=()):
     return out
 
 
-def pick_rows(scores, greedy, forced, noise):
+def pick_rows(scores, greedy, forced, noise, probs=None):
     """scores (B, V) -> chosen ids (B,) on the same device. Per row: `forced[row]` if not None, else
-    the argmax when `greedy[row]`, else argmax(softmax(scores) / noise[row]) (a multinomial draw)."""
+    the argmax when `greedy[row]`, else argmax(softmax(scores) / noise[row]) (a multinomial draw).
+    `probs`: softmax(scores) when the caller has it already."""
     chosen = torch.argmax(scores, dim=-1)
     sampled_rows = [row for row in range(len(greedy)) if not greedy[row] and forced[row] is None]
     if sampled_rows:
-        index = torch.tensor(sampled_rows, device=scores.device)
-        probs = torch.softmax(scores.index_select(0, index), dim=-1)
-        draws = torch.stack([noise[row] for row in sampled_rows]).to(scores.device, non_blocking=True)
-        chosen.index_copy_(0, index, torch.argmax(probs / draws, dim=-1))
+        draws = _stacked([noise[row] for row in sampled_rows]).to(scores.device, non_blocking=True)
+        probs = torch.softmax(scores, dim=-1) if probs is None else probs
+        if len(sampled_rows) == len(greedy):
+            chosen = torch.argmax(probs / draws, dim=-1)
+        else:
+            index = to_device(sampled_rows, scores.device)
+            chosen.index_copy_(0, index, torch.argmax(probs.index_select(0, index) / draws, dim=-1))
     for row, token_id in enumerate(forced):
         if token_id is not None:
             chosen[row] = token_id
@@ -120,23 +133,26 @@ def pick_rows(scores, greedy, forced, noise):
 
 
 class Noise:
-    """A decode state's seeded generator, with the next draw's noise made ahead of time.
+    """A decode state's seeded generator (on `device`), with the next draw's noise made ahead of time.
 
     `peek(vocab)` returns the exponential noise of the next sampled pick (drawn once from a copy of
     the generator, so peeking consumes nothing); `consume()` advances the generator past it (a
     sampled pick was committed). Forced and greedy picks consume nothing, as in `generate`.
     `state()` / `set_state()` give the generator's bytes for exact undo and for saving."""
 
-    def __init__(self, seed):
-        self.generator = torch.Generator(device="cpu")
+    def __init__(self, seed, device="cpu"):
+        self.device = torch.device(device)
+        self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
         self._ahead = None  # (noise, generator state after drawing it)
 
     def peek(self, vocab_size):
         if self._ahead is None or self._ahead[0].numel() != vocab_size:
-            copy = torch.Generator(device="cpu")
+            copy = torch.Generator(device=self.device)
             copy.set_state(self.generator.get_state())
-            noise = torch.empty(vocab_size).exponential_(generator=copy)
+            # On the CPU of a GPU machine, pinned: its copy to the device then overlaps the device's work.
+            pin = self.device.type == "cpu" and torch.cuda.is_available()
+            noise = torch.empty(vocab_size, device=self.device, pin_memory=pin).exponential_(generator=copy)
             self._ahead = (noise, copy.get_state())
         return self._ahead[0]
 
@@ -158,9 +174,37 @@ def entropy_bits(probs):
     return -torch.special.xlogy(probs, probs).sum(dim=-1) / math.log(2)
 
 
+def entropy_bits_of(scores, probs, removed):
+    """The same for rows probs = softmax(scores) (B, V), with no logarithm or exponential per token:
+    H = logsumexp(x) - sum p x (nats), where logsumexp(x) = max x - log max p (the softmax of the
+    largest score is 1 / its normalizer) and cut tokens (-inf scores, p = 0) count 0."""
+    # Centred on the largest score, the sum cancels little: H = -log max p - sum p (x - max x).
+    centred = scores - scores.amax(dim=-1, keepdim=True)
+    if removed is not None:
+        centred.masked_fill_(removed, 0.0)
+    expected = torch.bmm(probs.unsqueeze(1), centred.unsqueeze(2)).view(-1)
+    return (-torch.log(probs.amax(dim=-1)) - expected).clamp(min=0.0) / math.log(2)
+
+
 def _padded_ids(rows, device):
     """Ragged id lists -> (B, T) long, each row padded with its own first id: a repeated id changes
     nothing for the repetition penalty (it gathers and scatters the same score)."""
     width = max(len(row) for row in rows)
-    padded = [list(row) + [row[0]] * (width - len(row)) for row in rows]
-    return torch.tensor(padded, dtype=torch.long, device=device)
+    return to_device([list(row) + [row[0]] * (width - len(row)) for row in rows], device)
+
+
+def _stacked(rows):
+    """Rows of noise -> one (B, V) tensor, pinned when they are (a copy from pageable memory would
+    make the host wait for the device's queued work)."""
+    if len(rows) == 1 or rows[0].device.type != "cpu":
+        return torch.stack(rows)
+    return torch.stack(rows, out=torch.empty((len(rows), rows[0].numel()), pin_memory=rows[0].is_pinned()))
+
+
+def to_device(values, device):
+    """Python ints -> a long tensor on `device`, through pinned memory on CUDA: no wait for the
+    device's queued work (a plain copy from pageable memory would wait for it)."""
+    tensor = torch.tensor(values, dtype=torch.long)
+    if torch.device(device).type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor

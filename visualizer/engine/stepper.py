@@ -6,8 +6,9 @@ number of branches of any users, and does, in order:
 1. stack the advancing rows' logits and run each row's sampling pipeline (`sampling.warp_rows`),
    pick every row's token (`sampling.pick_rows`), and summarize every record (`records.summarize`),
    all on the logits' device;
-2. start the summary's copy to the host, then one forward pass over all rows (`runner.step`), fed
-   with the picked ids where they are (no host round trip between picking and feeding);
+2. one forward pass over all rows (`runner.step`), fed with the picked ids where they are (no host
+   round trip between picking and feeding), and beside it (a second CUDA stream) the records'
+   summary and its one small copy to the host;
 3. while the device runs that pass, build the records on the host and draw the next noise of the
    sampled branches (`Noise.peek`), so neither sits on the critical path of a GPU step.
 Nothing is committed to a branch until the forward pass succeeded: a failed batch leaves every
@@ -17,13 +18,19 @@ forward pass.
 What is left out: deciding which items share a batch (the turns: `engine.py`, `serving/scheduler.py`).
 """
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
 
 from .records import step_records, summarize
-from .sampling import pick_rows, warp_rows
+from .sampling import pick_rows, to_device, warp_rows
+
+
+# Noise for many sampled rows is drawn in parallel (each row has its own generator; torch lets the GIL go).
+_NOISE_THREADS = ThreadPoolExecutor(max_workers=max(1, min(8, (os.cpu_count() or 2) - 1)), thread_name_prefix="noise")
 
 
 @dataclass
@@ -53,12 +60,15 @@ def run_batch(runner, items):
     before = [runner.pool.length(handle) for handle in handles]
     fed = [feed.token_id for feed in feeds]  # a list: the runner packs it with the other inputs
     if advances:
-        chosen, scores, logits = _pick(advances)
-        summary, ready = _to_host(summarize(logits, scores, chosen, max(a.branch.top_n for a in advances)))
+        chosen, scores, logits, sampled = _pick(advances)
+        picked = _event(chosen.device)
         # The picks stay on the device: no host round trip between picking and feeding them.
-        fed = torch.cat([chosen, torch.tensor(fed, dtype=torch.long).to(chosen.device)]) if fed else chosen
+        fed = torch.cat([chosen, to_device(fed, chosen.device)]) if fed else chosen
     new_logits = runner.step(handles, fed)
     if advances:
+        # The records' summary runs beside the forward pass (on a GPU: another stream), then one small copy.
+        summary, ready = _summary_beside(picked, logits, scores, chosen, sampled,
+                                         max(a.branch.top_n for a in advances))
         if ready is not None:
             ready.synchronize()
         ms = (time.perf_counter() - started) * 1000.0
@@ -70,9 +80,13 @@ def run_batch(runner, items):
             advance.branch.commit(record, sampled, vocab)
     for row, item in enumerate(order):
         item.branch.logits = new_logits[row]
-    for advance in advances:  # the next draw's noise, while the device is busy with this pass
-        if not advance.branch.settings.greedy and not advance.branch.stop:
-            advance.branch.noise.peek(vocab)
+    # The next draws' noise, while the device is busy with this pass: on a GPU a kernel each, on the
+    # CPU drawn by several generators in parallel.
+    sampling = [a.branch.noise for a in advances if not a.branch.settings.greedy and not a.branch.stop]
+    if sampling and sampling[0].device.type == "cpu":
+        list(_NOISE_THREADS.map(lambda noise: noise.peek(vocab), sampling))
+    for noise in sampling:
+        noise.peek(vocab)
     return [item.branch.records[-1] if isinstance(item, Advance) else None for item in items]
 
 
@@ -163,18 +177,39 @@ def _pick(advances):
     greedy = [s.greedy for s in settings]
     forced = [a.forced for a in advances]
     noise = [a.branch.noise.peek(vocab) if not g and f is None else None for a, g, f in zip(advances, greedy, forced)]
-    return pick_rows(scores, greedy, forced, noise), scores, logits
+    sampled = torch.softmax(scores, dim=-1)
+    return pick_rows(scores, greedy, forced, noise, sampled), scores, logits, sampled
 
 
-def _to_host(tensor):
-    """Start copying a small device tensor to the host; -> (host tensor, event to wait on or None)."""
-    if tensor.device.type != "cuda":
-        return tensor, None
-    host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
-    host.copy_(tensor, non_blocking=True)
+def _event(device):
+    """A CUDA event recorded now on the current stream (None elsewhere)."""
+    if device.type != "cuda":
+        return None
     event = torch.cuda.Event()
     event.record()
-    return host, event
+    return event
+
+
+_SIDE_STREAMS = {}
+
+
+def _summary_beside(picked, logits, scores, chosen, sampled, top_n):
+    """`records.summarize` on a second CUDA stream that waits only for the picks (`picked`), so it runs
+    while the forward pass runs; its result copied to pinned host memory. -> (host tensor, event to
+    wait on); on the CPU: (the summary, None)."""
+    if picked is None:
+        return summarize(logits, scores, chosen, top_n, sampled=sampled), None
+    side = _SIDE_STREAMS.setdefault(logits.device, torch.cuda.Stream(logits.device))
+    side.wait_event(picked)
+    with torch.cuda.stream(side):
+        for tensor in (logits, scores, chosen, sampled):
+            tensor.record_stream(side)  # made on the main stream, read here: not reused before this is done
+        summary = summarize(logits, scores, chosen, top_n, sampled=sampled)
+        host = torch.empty(summary.shape, dtype=summary.dtype, pin_memory=True)
+        host.copy_(summary, non_blocking=True)
+        done = torch.cuda.Event()
+        done.record(side)
+    return host, done
 
 
 def _fields(branch, forced, cache_before, rows, ms):

@@ -5,14 +5,19 @@ server). Request threads hand in work and wait; a dedicated model thread does it
 - `advance(items, interactive)`: single-token work (`stepper.Advance` / `Feed`). All waiting
   advance turns share one batch, clicks (interactive) before the tokens of runs, up to `max_batch`
   rows; a run to the end queues again after every token, so it never holds the model between
-  tokens and any number of runs delay a click by about one batch.
+  tokens and any number of runs delay a click by about one batch. When fewer rows wait than the
+  last batch had (its users are about to come back with their next step), the model thread waits up
+  to `gather_s` for them, so a room stepping together keeps sharing one pass instead of splitting
+  into two half batches that alternate.
 - `prefill(branch)`: a prompt is fed `chunk` tokens per turn; after each chunk it goes to the back
   of the queue, so a long prompt delays others by one chunk, not by its whole length. The prompt
   tokens waiting to be prefilled are capped server-wide (`max_prefill_tokens`): past that a new
   prompt is refused with a clear message instead of queueing behind minutes of work.
 - `call(function)`: anything else that needs the model alone (a fork, an on-demand special pass).
-When the KV pool is full, `on_pool_full(pages)` (the session store's eviction of idle sessions)
-gets a chance to make room and the turn is tried once more; then it fails with a one-line error.
+When the KV pool is full, `on_pool_full(error)` (the session store's eviction of idle sessions)
+gets a chance to make room and the turn is tried once more; if the rows in use still fill the pool,
+the turn waits (retried every `ROOM_RETRY_S`, other work going on) for sessions to go idle and
+give their rows back, up to `room_wait_s`; then it fails with a one-line error.
 When the model thread has nothing to do it captures pending CUDA graphs (`runner.capture_pending`).
 What is left out: priorities beyond clicks-before-runs, and preemption of a turn already running.
 """
@@ -20,6 +25,7 @@ What is left out: priorities beyond clicks-before-runs, and preemption of a turn
 import collections
 import logging
 import threading
+import time
 from concurrent.futures import Future
 
 import torch
@@ -31,6 +37,13 @@ from ..engine.errors import InputError, refuse
 LOG = logging.getLogger(__name__)
 DEFAULT_CHUNK = 256
 DEFAULT_MAX_PREFILL_TOKENS = 65_536
+GATHER_S = 0.002  # how long a smaller batch than the last waits for the rest of its users
+ROOM_RETRY_S = 0.05  # a turn waiting for room in the KV pool is tried again this often
+ROOM_WAIT_S = 20.0  # ... for at most this long
+
+
+class _NoRoom(Exception):
+    """The pool is full of rows in use: the turn waits and is tried again."""
 
 
 class ServerBusy(InputError):
@@ -44,6 +57,8 @@ class _Turn:
         self.interactive = interactive
         self.tokens = tokens  # prompt tokens still to prefill
         self.future = Future()
+        self.not_before = 0.0  # a turn waiting for room is not tried again before this (monotonic) time
+        self.room_deadline = None  # ... and fails after this one
 
     @property
     def rows(self):
@@ -52,7 +67,7 @@ class _Turn:
 
 class Scheduler:
     def __init__(self, runner, max_batch=32, chunk=DEFAULT_CHUNK, max_prefill_tokens=DEFAULT_MAX_PREFILL_TOKENS,
-                 on_pool_full=None):
+                 on_pool_full=None, gather_s=GATHER_S, room_wait_s=ROOM_WAIT_S):
         self.runner = runner
         self.max_batch = max_batch
         self.chunk = chunk
@@ -62,6 +77,9 @@ class Scheduler:
         self._queue = collections.deque()  # turns not yet (fully) served, oldest first
         self._prefill_tokens = 0
         self._closed = False
+        self.gather_s = gather_s
+        self.room_wait_s = room_wait_s
+        self._last_rows = 0  # rows of the last advance batch
         self.batches = 0  # advance forward passes run
         self.batched_steps = 0  # advance turns they served
         self.prefill_chunks = 0
@@ -126,14 +144,33 @@ class Scheduler:
     def _loop(self):
         while True:
             with self._cond:
-                while not self._queue and not self._closed:
-                    if self._capture_pending():
-                        continue
-                    self._cond.wait()
+                while not self._ready() and not self._closed:
+                    if self._queue:  # only turns waiting for room: until the first may be tried again
+                        self._cond.wait(max(0.0, min(t.not_before for t in self._queue) - time.monotonic()))
+                    elif not self._capture_pending():
+                        self._cond.wait()
                 if self._closed and not self._queue:
                     return
+                if not self._ready():
+                    continue
+                self._gather()
                 batch = self._take()
             self._serve(batch)
+
+    def _ready(self):
+        now = time.monotonic()
+        return [turn for turn in self._queue if turn.not_before <= now]
+
+    def _gather(self):
+        """Wait (queue lock held, released while waiting) up to gather_s while fewer advance rows
+        wait than the last batch had."""
+        deadline = time.monotonic() + self.gather_s
+        while self._ready()[0].kind == "advance" and not self._closed:
+            waiting = sum(turn.rows for turn in self._ready() if turn.kind == "advance")
+            left = deadline - time.monotonic()
+            if waiting >= min(self._last_rows, self.max_batch) or left <= 0:
+                return
+            self._cond.wait(left)
 
     def _capture_pending(self):
         """Capture one pending CUDA graph without holding the queue (new work is let in)."""
@@ -151,11 +188,12 @@ class Scheduler:
 
     def _take(self):
         """The next turns to serve together (queue lock held)."""
-        head = self._queue[0]
+        ready = self._ready()
+        head = ready[0]
         if head.kind != "advance":
-            self._queue.popleft()
+            self._queue.remove(head)
             return [head]
-        waiting = [turn for turn in self._queue if turn.kind == "advance"]
+        waiting = [turn for turn in ready if turn.kind == "advance"]
         waiting.sort(key=lambda turn: not turn.interactive)  # stable: clicks first, then runs, each by arrival
         batch, rows = [], 0
         for turn in waiting:
@@ -177,7 +215,7 @@ class Scheduler:
             self._resolve(head, lambda: self._with_room(head.work))
 
     def _serve_advance(self, batch):
-        live = [turn for turn in batch if turn.future.set_running_or_notify_cancel()]
+        live = [turn for turn in batch if turn.future.running() or turn.future.set_running_or_notify_cancel()]
         if not live:
             return
         items = [item for turn in live for item in turn.work]
@@ -185,14 +223,18 @@ class Scheduler:
             results = self._with_room(lambda: stepper.run_batch(self.runner, items))
         except BaseException as error:  # noqa: BLE001 - delivered to the waiting threads
             if len(live) == 1:
-                live[0].future.set_exception(error)
+                self._fail_or_wait(live[0], error)
                 return
             for turn in live:  # find whose work fails: each alone
-                self._resolve(turn, lambda turn=turn: self._with_room(lambda: stepper.run_batch(self.runner, turn.work)))
+                try:
+                    turn.future.set_result(self._with_room(lambda turn=turn: stepper.run_batch(self.runner, turn.work)))
+                except BaseException as alone:  # noqa: BLE001
+                    self._fail_or_wait(turn, alone)
             return
         with self._cond:
             self.batches += 1
             self.batched_steps += len(live)
+            self._last_rows = len(items)
         at = 0
         for turn in live:
             turn.future.set_result(results[at:at + len(turn.work)])
@@ -205,8 +247,8 @@ class Scheduler:
         try:
             done = self._with_room(turn.work.next_chunk)
         except BaseException as error:  # noqa: BLE001
-            turn.work.cancel()
-            turn.future.set_exception(error)
+            if not self._fail_or_wait(turn, error):
+                turn.work.cancel()
             return
         with self._cond:
             self.prefill_chunks += 1
@@ -222,10 +264,28 @@ class Scheduler:
         try:
             turn.future.set_result(function())
         except BaseException as error:  # noqa: BLE001
-            turn.future.set_exception(error)
+            self._fail_or_wait(turn, error)
+
+    def _fail_or_wait(self, turn, error):
+        """A turn that found no room waits in the queue (until its deadline); any other error is its
+        answer. -> True when it waits."""
+        now = time.monotonic()
+        if isinstance(error, _NoRoom):
+            if turn.room_deadline is None:
+                turn.room_deadline = now + self.room_wait_s
+            if now < turn.room_deadline:
+                with self._cond:
+                    turn.not_before = now + ROOM_RETRY_S
+                    self._queue.appendleft(turn)
+                    self._cond.notify_all()
+                return True
+            error = refuse("pool_full", ServerBusy)
+        turn.future.set_exception(error)
+        return False
 
     def _with_room(self, function):
-        """Run `function` under no_grad; on a full pool, let the store evict idle sessions, try once more."""
+        """Run `function` under no_grad; on a full pool, let the store evict idle sessions and try once
+        more; still full: _NoRoom (the turn waits)."""
         with torch.no_grad():
             try:
                 return function()
@@ -234,5 +294,5 @@ class Scheduler:
                 try:
                     return function()
                 except PoolFull:
-                    raise refuse("pool_full", ServerBusy) from None
+                    raise _NoRoom() from None
 

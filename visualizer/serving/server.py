@@ -6,18 +6,27 @@ sessions each hold a `Workspace` on that engine. When the pool is full, the sche
 store to give back idle sessions' pool rows. On a ZeroGPU Space the forward passes run inside
 `@spaces.GPU` (`zerogpu.py`) and the pool lives on the CPU. A tokenizer-only model gets no engine:
 its workspaces render and tokenize, and decoding says it needs weights.
+A janitor thread sweeps idle sessions every `JANITOR_S` and, when nothing ran since its last round,
+gives freed host memory back to the system (`memory.py`).
 What is left out: HTTP, the UI and languages (`ui/`).
 """
 
+import threading
+
 from ..engine.engine import Engine
 from ..engine.workspace import DecodeOptions, Workspace
+from .memory import give_back, rss_bytes, tune_allocator
 from .scheduler import Scheduler
 from .sessions import SessionStore
 from .zerogpu import gpu_call, on_zerogpu
 
 
+JANITOR_S = 30.0
+
+
 class Server:
     def __init__(self, loaded, settings):
+        tune_allocator()
         self.loaded = loaded
         self.settings = settings
         self.engine = None
@@ -28,6 +37,9 @@ class Server:
                 turns=lambda runner: Scheduler(runner, settings.max_batch, settings.prefill_chunk,
                                                settings.max_prefill_tokens, on_pool_full=self._make_room))
         self.store = SessionStore(settings, self.new_workspace)
+        self._stopping = threading.Event()
+        self._janitor = threading.Thread(target=self._tidy, name="janitor", daemon=True)
+        self._janitor.start()
 
     @property
     def scheduler(self):
@@ -39,6 +51,7 @@ class Server:
 
     def stats(self):
         figures = self.store.stats()
+        figures["rss_bytes"] = rss_bytes()
         if self.engine is not None:
             pool = self.engine.pool
             figures.update(self.scheduler.stats(), pool_bytes=pool.used_bytes,
@@ -46,8 +59,19 @@ class Server:
         return figures
 
     def close(self):
+        self._stopping.set()
         if self.scheduler is not None:
             self.scheduler.close()
+
+    def _tidy(self):
+        last = None
+        while not self._stopping.wait(JANITOR_S):
+            self.store.sweep()
+            stats = self.scheduler.stats() if self.scheduler is not None else {}
+            activity = (stats.get("batches"), stats.get("prefill_chunks"))
+            if activity == last:
+                give_back()
+            last = activity
 
     def _make_room(self, full):
         """On a full pool: idle sessions give their rows back until the request would fit."""

@@ -2,14 +2,15 @@
 
 `ServerSettings` holds the named defaults; `ServerSettings.from_env()` reads `LLM_VIZ_<FIELD>`
 (e.g. `LLM_VIZ_MAX_SESSIONS=50`, `LLM_VIZ_CACHE_BUDGET_BYTES=512MiB`,
-`LLM_VIZ_ALLOW_MODELS=smollm2,Qwen/Qwen3-0.6B`, `LLM_VIZ_GRAPHS=0`). An empty variable means the default; a bad
-value raises ValueError with one line naming the variable.
+`LLM_VIZ_ALLOW_MODELS=smollm2,Qwen/Qwen3-0.6B`, `LLM_VIZ_GRAPHS=0`, `LLM_VIZ_INSTRUCTOR_KEY=...`). An empty
+variable means the default; a bad value raises ValueError with one line naming the variable. An empty
+instructor key means "none set": the app makes one at start-up (`rooms.with_instructor_key`).
 What is left out: command-line flags (the app maps its own flags onto these fields).
 """
 
 import os
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 from ..engine.limits import MAX_NEW_TOKENS
 
@@ -47,12 +48,20 @@ class ServerSettings:
     max_body_bytes: int = 4 * 2**20  # any HTTP request body, uploads included
     graphs: bool = True  # CUDA graphs for decode steps on a GPU (ignored on the CPU)
     allow_models: tuple = ()  # hosted mode: the only specs the server may be started with
+    instructor_key: str = field(default="", repr=False)  # protects room actions; "" = made at start-up
+    max_rooms: int = 16  # rooms open at once, server-wide
+    room_max_attendees: int = 200  # people who joined one room
+    room_idle_timeout_s: float = 3 * 3600.0  # a room nobody acted in (answers, steps) this long is closed
+    room_answers_per_minute: int = 30  # answers and draws of one attendee
+    room_answer_chars: int = 64  # a typed guess
 
     def __post_init__(self):
         _check(self.idle_timeout_s > 0, "idle_timeout_s", "must be > 0", self.idle_timeout_s)
+        _check(self.room_idle_timeout_s > 0, "room_idle_timeout_s", "must be > 0", self.room_idle_timeout_s)
         _check(self.cache_budget_bytes >= 0, "cache_budget_bytes", "must be >= 0", self.cache_budget_bytes)
         for name in ("max_sessions", "queue_size", "concurrency_limit", "max_batch", "prefill_chunk",
-                     "max_prefill_tokens", "max_pending", "creations_per_minute", "max_body_bytes"):
+                     "max_prefill_tokens", "max_pending", "creations_per_minute", "max_body_bytes", "max_rooms",
+                     "room_max_attendees", "room_answers_per_minute", "room_answer_chars"):
             _check(getattr(self, name) >= 1, name, "must be >= 1", getattr(self, name))
         _check(1 <= self.max_new_tokens <= MAX_NEW_TOKENS, "max_new_tokens",
                f"must be between 1 and {MAX_NEW_TOKENS}", self.max_new_tokens)
@@ -101,4 +110,7 @@ _PARSERS = {
     "prefill_chunk": _whole, "max_prefill_tokens": _whole, "max_new_tokens": _whole, "max_pending": _whole,
     "creations_per_minute": _whole, "max_body_bytes": parse_size, "graphs": _flag,
     "allow_models": lambda text: tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip())),
+    "instructor_key": str, "max_rooms": _whole, "room_max_attendees": _whole,
+    "room_idle_timeout_s": _number(float, "a number of seconds"), "room_answers_per_minute": _whole,
+    "room_answer_chars": _whole,
 }

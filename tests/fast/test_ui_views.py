@@ -1,0 +1,119 @@
+"""The UI's pure parts without a model or a browser: texts, views, chart, controls, presets, edits, saved state.
+
+English and Spanish have the same keys; every knob of the table has a label; every user or model
+string is escaped (gr.HTML evaluates `${...}`); the generated chips are append-only (a streamed
+run sends one chip per token); the chart's legend says what the pipeline applied; the browser's
+saved tokens are never replaced by fewer unless an action changed the tokens.
+What is left out: anything that needs the model or a browser (tests/test_browser*.py).
+"""
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+
+from ui import conversation_edits as edits
+from ui.bars import applied_label, next_token_chart
+from ui.charts import timeline_html
+from ui.decoder_views import generated_chips_html, stats_html
+from ui.decoding_controls import _slider_minimum
+from ui.presets import compare_pair, default_name, preset, preset_names
+from ui.shared import PageSession
+from ui.texts import EN, ES, base, decoding
+from ui.views import esc, token_chips_html
+from visualizer.engine.knobs import KNOBS
+from visualizer.engine.records import Candidate, StepRecord
+from visualizer.engine.sampling import SamplingSettings
+
+HOSTILE = "<img src=x onerror=alert(1)> ${alert(1)} `tick` \\u {x}"
+
+
+def record(index, text="tok", prob=0.5, forced=False, top=()):
+    return StepRecord(index=index, id=100 + index, text=text, display=text, prob=prob, raw_prob=prob, rank=1,
+                      forced=forced, greedy=True, top=top, top_raw=top, entropy=1.0, raw_entropy=1.0, kept=10,
+                      cache_before=50 + index, cache_after=51 + index, ms=40.0)
+
+
+def test_english_and_spanish_have_the_same_keys():
+    assert set(EN) == set(ES)
+    for area in (base, decoding):
+        assert set(area.EN) == set(area.ES), area.__name__
+
+
+def test_every_knob_has_a_label_in_every_language():
+    for knob in KNOBS:
+        assert EN.get(knob.name) and ES.get(knob.name), knob.name
+
+
+def test_esc_leaves_nothing_live():
+    escaped = esc(HOSTILE)
+    for live in ("<", ">", "$", "`", "\\", "{", "}"):
+        assert live not in escaped
+
+
+def test_chart_and_chips_escape_model_text():
+    candidate = Candidate(7, HOSTILE, HOSTILE, 0.6, 0.5, False)
+    step = record(1, text=HOSTILE, top=(candidate,))
+    html = next_token_chart(step, SamplingSettings(), EN, clickable=True) + generated_chips_html([step], EN)
+    html += token_chips_html([SimpleNamespace(id=1, text=HOSTILE, display=HOSTILE, special=False)], EN, title=HOSTILE)
+    assert "<img" not in html and "${" not in html and "`" not in html
+
+
+def test_generated_chips_are_append_only():
+    records = [record(i, text="a\n" if i % 3 == 0 else f"w{i}", prob=i / 10) for i in range(1, 9)]
+    for n in range(len(records)):
+        assert generated_chips_html(records[:n + 1], EN).startswith(generated_chips_html(records[:n], EN))
+
+
+def test_legend_says_what_the_pipeline_applied():
+    assert applied_label(SamplingSettings(), EN) == EN["chart_nothing_applied"]
+    sampled = SamplingSettings.sampled(temperature=0.7, top_k=50, top_p=0.95)
+    assert applied_label(sampled, EN) == "temperature 0.7 · top-k 50 · top-p 0.95"
+    greedy_penalty = SamplingSettings(greedy=True, knobs=(("repetition_penalty", 1.2), ("temperature", 0.7)))
+    assert applied_label(greedy_penalty, EN) == "repetition-penalty 1.2"  # warpers do not apply in greedy
+
+
+def test_chart_marks_chosen_and_cut_rows():
+    kept, cut = Candidate(1, "a", "a", 1.0, 0.6, False), Candidate(2, "b", "b", 0.0, 0.4, True)
+    html = next_token_chart(replace(record(3, top=(kept, cut)), id=1), SamplingSettings(), EN)
+    assert 'class="ntc-row chosen" data-token="1"' in html and 'class="ntc-row cut" data-token="2"' in html
+    assert 'data-step="3"' in html and f"{EN['step_word']} 3" in html
+
+
+def test_stats_show_a_shared_forward_pass():
+    shared = replace(record(2), batch_rows=12)
+    assert "×12" in stats_html(shared, 47, EN) and "batched" not in stats_html(record(2), 47, EN)
+    assert timeline_html([record(1), record(2)], EN).count("<polyline") == 2
+
+
+def test_controls_offer_the_off_value_and_never_a_denormal():
+    lows = {knob.name: _slider_minimum(knob) for knob in KNOBS}
+    assert lows["top_k"] == 0 and lows["min_p"] == 0 and lows["top_p"] == pytest.approx(0.01)
+    assert lows["temperature"] == pytest.approx(0.01) and lows["repetition_penalty"] == pytest.approx(0.1)
+
+
+def test_presets_follow_the_language():
+    assert preset_names("es")[0].endswith("(es)") and preset_names("en")[0].endswith("(en)")
+    assert default_name("es") == "Fresa, Zyrqel (es)" and "fresa" in preset(default_name("es"))[0]["content"]
+    assert "fresa" in compare_pair("es")[0][0]["content"]
+    assert set(preset_names("es")) == set(preset_names("en"))
+
+
+def test_conversation_edits_never_change_their_input():
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+    copy = [dict(m) for m in messages]
+    assert edits.move_message(messages, 1, -1)[0]["role"] == "user"
+    assert edits.set_role(messages, 0, "assistant")[0]["role"] == "assistant"
+    assert edits.set_role(messages, 0, "wizard") == messages
+    assert edits.add_message(messages)[-1] == {"role": "assistant", "content": ""}
+    assert edits.delete_message(messages, 0) == [messages[1]]
+    assert messages == copy
+
+
+def test_saved_tokens_are_kept_until_an_action_changes_them():
+    shared = SimpleNamespace(saved_decoding="saved", controls=None)
+    page = PageSession(ctx=None, shared=shared)
+    saved = {"snapshot": {"version": 1, "decoder": {"generated": [1, 2, 3]}}, "settings": {}}
+    fresh = SimpleNamespace(snapshot=lambda: {"version": 1})
+    assert page.saved_decoding(fresh, {"saved": saved}, tokens_changed=False)["snapshot"] == saved["snapshot"]
+    assert page.saved_decoding(fresh, {"saved": saved}, tokens_changed=True)["snapshot"] == {"version": 1}

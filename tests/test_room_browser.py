@@ -1,0 +1,173 @@
+"""Room mode in a real browser: an instructor and three attendees, each in their own Chromium context.
+
+Flow: the instructor opens a room; one attendee joins by the ?room= link, two by typing the code;
+they guess and the projector's counters and histogram update without a reload (the 1 s timer);
+hostile text typed as a guess is refused and shown as text; Reveal shows each attendee where their
+token sits; Commit moves everyone to step 2; a Sample step; the JSON export downloads in the page.
+Screenshots of the projector and attendee views, English and Spanish, at 1366x768 and 390x844,
+land in artifacts/screenshots/room-*.png.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import room_app
+from room_app import INSTRUCTOR_KEY
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = room_app.app_server.REPO / "artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+DESKTOP, PHONE = {"width": 1366, "height": 768}, {"width": 390, "height": 844}
+TIMEOUT_MS = 60_000
+HOSTILE = "<img src=x onerror=alert(1)>${alert(2)}"
+
+if not CHROMIUM.exists():
+    pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    app = room_app.RoomApp(room_app.smollm2(), tmp_path_factory.mktemp("room-browser"))
+    app.launch()
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, url, locale="en-US", viewport=DESKTOP):
+    context = browser.new_context(viewport=viewport, locale=locale, accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(url)
+    page.wait_for_selector("#room-tab-button")
+    return page
+
+
+def field(page, elem_id):
+    return page.locator(f"#{elem_id} input, #{elem_id} textarea").first
+
+
+def show_room_tab(page):
+    page.locator("#room-tab-button").click()
+    field(page, "room-code").wait_for()
+
+
+def join_by_code(page, code):
+    show_room_tab(page)
+    field(page, "room-code").fill(code)
+    page.locator("#room-join-btn").click()
+    page.wait_for_selector("#room-attendee-view .room-attendee")
+
+
+def guess(page, text):
+    field(page, "room-answer").fill(text)
+    page.locator("#room-answer-btn").click()
+
+
+def wait_text(page, selector, text):
+    page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)", arg=[selector, text])
+
+
+def shot(page, name, viewport=None, full_screen=False):
+    """A screenshot of the viewport; `full_screen`: the projector view over the page, as the room sees it."""
+    if viewport:
+        page.set_viewport_size(viewport)
+    if full_screen:
+        page.locator("#room-projector-btn").click()
+        page.wait_for_selector("#room-histogram .main-svg")
+    page.wait_for_timeout(800)  # plotly redraws on a resize
+    page.screenshot(path=str(SHOTS / f"room-{name}.png"))
+    if full_screen:
+        page.locator("#room-projector-exit").click()
+
+
+def test_instructor_and_three_attendees(browser, app):
+    instructor = open_page(browser, app.url)
+    show_room_tab(instructor)
+    instructor.locator("#room-instructor .label-wrap").first.click()
+    field(instructor, "room-key").fill(INSTRUCTOR_KEY)
+    instructor.locator("#room-open-btn").click()
+    instructor.wait_for_selector("#room-banner .room-big-code")
+    code = instructor.locator("#room-banner .room-big-code").inner_text().strip()
+    assert len(code) == 5 and field(instructor, "room-code").input_value() == code
+    link = f"{app.url}?room={code}"
+    assert instructor.locator("#room-banner .room-link").inner_text().strip() == link.removeprefix("http://")
+
+    by_link = open_page(browser, link, viewport=PHONE)  # joins on load, the Room tab selected
+    by_link.wait_for_selector("#room-attendee-view .room-attendee")
+    spanish = open_page(browser, app.url, locale="es-ES", viewport=PHONE)
+    join_by_code(spanish, code.lower())
+    third = open_page(browser, app.url)
+    join_by_code(third, code)
+    wait_text(instructor, "#room-joined-count", "3")
+
+    url_before = instructor.url
+    guess(by_link, " The")
+    guess(spanish, "The")
+    guess(third, HOSTILE)  # several tokens: refused, and shown as text
+    wait_text(third, "#room-status", "tokens")
+    assert third.locator("#room-status img").count() == 0
+    guess(third, "<")  # one token, shown escaped everywhere
+    wait_text(instructor, "#room-answered-count", "3")
+    wait_text(instructor, "#room-histogram", "The")
+    assert instructor.url == url_before  # live: no reload
+    assert instructor.locator("#room-histogram .ytick text", has_text="< ·").count() == 1
+    assert "hidden" in instructor.locator("#room-model-chart").inner_text()
+    shot(instructor, "projector-guess-en-1366x768", full_screen=True)
+    shot(instructor, "instructor-en-1366x768")
+
+    instructor.locator("#room-reveal-btn").click()
+    wait_text(by_link, "#room-attendee-view", "number")
+    wait_text(spanish, "#room-attendee-view", "número")
+    assert by_link.locator("#room-my-chart").is_visible()
+    shot(by_link, "attendee-revealed-en-390x844")
+    shot(spanish, "attendee-revealed-es-390x844")
+    shot(spanish, "attendee-revealed-es-1366x768", DESKTOP)
+    shot(by_link, "attendee-revealed-en-1366x768", DESKTOP)
+
+    instructor.locator("#room-commit-choice label", has_text="room's top").click()
+    instructor.locator("#room-commit-btn").click()
+    for page in (by_link, spanish, third):
+        wait_text(page, "#room-attendee-view", "2 ·" if page is not spanish else "Paso 2")
+    wait_text(instructor, "#room-chips", "The")
+
+    instructor.locator("#room-mode label", has_text="Sample").click()
+    wait_text(third, "#room-attendee-view", "seed")
+    field(third, "room-seed").fill("7")
+    third.locator("#room-sample-btn").click()
+    wait_text(instructor, "#room-answered-count", "1")
+    instructor.locator("#room-instructor .label-wrap").first.click()  # it closed when the room opened
+    with instructor.expect_download() as download:
+        instructor.locator("#room-export-json-btn").click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert exported["code"] == code and exported["history"][0]["answered"] == 3
+    shot(instructor, "projector-sample-en-1366x768", full_screen=True)
+    shot(instructor, "projector-en-390x844", PHONE, full_screen=True)
+
+    watcher = open_page(browser, app.url, locale="es-ES")
+    show_room_tab(watcher)
+    field(watcher, "room-code").fill(code)
+    watcher.locator("#room-watch-btn").click()
+    wait_text(watcher, "#room-banner", "Sortea")
+    shot(watcher, "projector-es-1366x768", full_screen=True)
+    shot(watcher, "projector-es-390x844", PHONE, full_screen=True)
+    for page in (instructor, by_link, spanish, third, watcher):
+        assert page.dialogs == [], f"a page opened dialogs: {page.dialogs}"
+        page.context.close()
