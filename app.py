@@ -37,15 +37,21 @@ def create_app(args, settings=None):
     from ui.app_context import AppContext
     from ui.layout import build_demo
     from visualizer.engine.qwen_offline import load_qwen_offline
+    from visualizer.serving.rooms import RoomStore, with_instructor_key
     from visualizer.serving.server import Server
 
-    settings = settings or ServerSettings.from_env()
+    settings, made_key = with_instructor_key(settings or ServerSettings.from_env())
     allowed = tuple(spec.strip() for spec in args.allow_models.split(",") if spec.strip()) or settings.allow_models
     if allowed and args.model not in allowed:
         raise ModelLoadError(f"model {args.model!r} is not in the allow-list ({', '.join(allowed)})")
     loaded = load_model(args.model, args.device, args.dtype, args.tokenizer_only, args.cache_dir,
                         report=lambda message: print(f"[load] {message}", file=sys.stderr, flush=True))
-    ctx = AppContext(Server(loaded, settings), load_qwen_offline(), args.lang, args.cache_dir)
+    if made_key:
+        print(f"[rooms] instructor key: {settings.instructor_key} (set LLM_VIZ_INSTRUCTOR_KEY to keep one across "
+              "restarts)", file=sys.stderr, flush=True)
+    server = Server(loaded, settings)
+    ctx = AppContext(server, load_qwen_offline(), args.lang, args.cache_dir,
+                     rooms=RoomStore.beside_cache(server, args.cache_dir))
     return build_demo(ctx), ctx
 
 

@@ -1,4 +1,4 @@
-"""Browser benchmark: Run to end and Step as an attendee sees them (Playwright, Debian's Chromium), next to the engine alone.
+"""Browser benchmark: Run to end and Step as an attendee sees them (Playwright, Chromium), next to the engine.
 
 Measured in one run on the default model (SmolLM2-135M, float32 on the CPU):
 (a) run to end over 256 new tokens through the browser: tokens/s over the first 32 and the last 32
@@ -102,7 +102,8 @@ def main():
     median = statistics.median(drawn)
     print(f"\nStep, click -> chart drawn, median of {len(clicks)}: {statistics.median(t for t, _ in clicks):.0f} ms; "
           f"server step time (record ms) median {statistics.median(s for _, s in clicks):.0f} ms; "
-          f"difference median {median:.0f} ms (min {min(drawn):.0f}, max {max(drawn):.0f}; goal <= {CLICK_GOAL_MS} ms): "
+          f"difference median {median:.0f} ms (min {min(drawn):.0f}, max {max(drawn):.0f}; "
+          f"goal <= {CLICK_GOAL_MS} ms): "
           f"{'PASS' if median <= CLICK_GOAL_MS else 'MISS'}")
     print(f"load average after the run: {os.getloadavg()[0]:.1f}")
 
@@ -137,7 +138,8 @@ def browser_run(url, tokens, clicks):
         page.keyboard.press("Control+A")
         page.keyboard.insert_text(json.dumps(PROMPT))
         page.click("#apply-json-btn")
-        page.wait_for_function("[...document.querySelectorAll('#message-rows textarea')].some(t => t.value.includes('lighthouse'))")
+        page.wait_for_function("[...document.querySelectorAll('#message-rows textarea')]"
+                               ".some(t => t.value.includes('lighthouse'))")
         page.click("#decoder-tab-button")
         page.wait_for_selector("#next-token-chart .ntc[data-preview='1']")
         box = page.locator("#max-new input")

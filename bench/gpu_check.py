@@ -39,13 +39,9 @@ from visualizer.engine.sampling import SamplingSettings  # noqa: E402
 from visualizer.engine.stepper import Advance, run_batch  # noqa: E402
 from visualizer.serving.scheduler import Scheduler  # noqa: E402
 
+from gpu_common import QWEN3_4B, TINY, build, sync, timed  # noqa: E402
 from gpu_profile import breakdown, profile_ops  # noqa: E402
 
-QWEN3_4B = dict(hidden_size=2560, intermediate_size=9728, num_hidden_layers=36, num_attention_heads=32,
-                num_key_value_heads=8, head_dim=128, vocab_size=151936, max_position_embeddings=40960,
-                rope_theta=1_000_000.0, tie_word_embeddings=True, rms_norm_eps=1e-6)
-TINY = dict(QWEN3_4B, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, head_dim=16)
 SAMPLED = SamplingSettings.sampled(seed=1, temperature=0.7, top_k=50, top_p=0.95)
 RESULTS = {}
 
@@ -57,7 +53,7 @@ def main():
     args = parser.parse_args()
     device = "cpu" if args.tiny or not torch.cuda.is_available() else "cuda"
     began = time.perf_counter()
-    loaded = build(TINY if args.tiny else QWEN3_4B, device)
+    loaded = build_loaded(TINY if args.tiny else QWEN3_4B, device)
     card = torch.cuda.get_device_name(0) if device == "cuda" else "CPU (smoke test)"
     RESULTS["card"] = card
     engine = Engine.create(loaded, (2 if args.tiny else 16) * 2**30, graphs=device == "cuda")
@@ -82,43 +78,15 @@ def main():
     save()
 
 
-def build(config_values, device):
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
+def build_loaded(config_values, device):
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    torch.manual_seed(0)
-    default = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)  # initialise in bf16: no float32 copy of 4B weights
-    try:
-        with torch.device(device):
-            model = Qwen3ForCausalLM(Qwen3Config(**config_values)).eval()
-    finally:
-        torch.set_default_dtype(default)
-    model.set_attn_implementation("sdpa")
+    model = build(config_values, device, dtype)
     return LoadedModel("qwen3-4b-random", "Qwen3-4B shape, random weights", load_qwen_offline(), model, device,
                        str(dtype).removeprefix("torch."), 40960)
 
 
 def prompt(length, salt=0):
     return [(i * 7919 + salt * 104729) % 150000 + 10 for i in range(length)]
-
-
-def sync(device):
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(function, device, repeats=10):
-    """Median milliseconds of `function()` (after one warm-up call)."""
-    function()
-    times = []
-    for _ in range(repeats):
-        sync(device)
-        started = time.perf_counter()
-        function()
-        sync(device)
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def capture_all(engine):

@@ -23,7 +23,7 @@ import transformers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pool_gpu_check import QWEN3_4B, TINY, build  # noqa: E402
+from gpu_common import QWEN3_4B, TINY, build, sync, timed  # noqa: E402
 
 from visualizer.engine.forward import ModelRunner  # noqa: E402
 from visualizer.engine.kvpool import KVPool  # noqa: E402
@@ -31,23 +31,6 @@ from visualizer.engine.probe import ProbeOptions  # noqa: E402
 
 PROMPT = 512
 TOLERANCE = {torch.bfloat16: 3e-2, torch.float32: 1e-5}  # probabilities and attention weights
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(function, device, repeats=10):
-    function()
-    times = []
-    for _ in range(repeats):
-        sync(device)
-        began = time.perf_counter()
-        function()
-        sync(device)
-        times.append((time.perf_counter() - began) * 1000)
-    return statistics.median(times)
 
 
 def check(model, device, failures):

@@ -23,35 +23,15 @@ import transformers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from gpu_common import QWEN3_4B, TINY, build, sync, timed  # noqa: E402
 from visualizer.engine.forward import ModelRunner  # noqa: E402
 from visualizer.engine.graphs import StaticStep, StepGraphs  # noqa: E402
 from visualizer.engine.kvpool import KVPool  # noqa: E402
 
-# Qwen3-4B's public config, as in bench/gpu_check.py (not imported: that script pulls the whole app in).
-QWEN3_4B = dict(hidden_size=2560, intermediate_size=9728, num_hidden_layers=36, num_attention_heads=32,
-                num_key_value_heads=8, head_dim=128, vocab_size=151936, max_position_embeddings=40960,
-                rope_theta=1_000_000.0, tie_word_embeddings=True, rms_norm_eps=1e-6)
-TINY = dict(QWEN3_4B, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, head_dim=16)
 CONTEXT = 2047  # cached tokens per row; the step's new token makes 2048 keys = 128 pages of 16
 ROWS = 32
 TIMED_ROWS = 30
 BF16_TOLERANCE = 0.1  # max |logit diff| allowed between two paths (random-weight logits have std ~1)
-
-
-def build(config_values, device, dtype):
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    torch.manual_seed(0)
-    default = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)  # initialise in the target dtype: no float32 copy of 4B weights
-    try:
-        with torch.device(device):
-            model = Qwen3ForCausalLM(Qwen3Config(**config_values)).eval()
-    finally:
-        torch.set_default_dtype(default)
-    model.set_attn_implementation("sdpa")
-    return model
 
 
 class EagerGraph:
@@ -70,23 +50,6 @@ def capture_on_cpu(self, rows, pages):
     static = StaticStep(self.pool, rows, pages)
     graph = EagerGraph(static, self.model)
     return static, graph, graph.logits
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(function, device, repeats):
-    function()
-    times = []
-    for _ in range(repeats):
-        sync(device)
-        started = time.perf_counter()
-        function()
-        sync(device)
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def compare(name, expected, got, failures):

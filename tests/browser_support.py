@@ -76,7 +76,8 @@ def open_page(browser, url, locale="en-US", viewport=PROJECTOR, record=False):
 def wait_loaded(page):
     """Until the page load has run: the session token and header are there (on a page that has a
     header to wait for), the rows and the JSON drawn."""
-    page.wait_for_function("!document.querySelector('#app-header') || document.querySelector('#app-header [data-ready]')")
+    page.wait_for_function(
+        "!document.querySelector('#app-header') || document.querySelector('#app-header [data-ready]')")
     page.wait_for_function("document.querySelector('#conversation-json .cm-content')?.innerText.includes('role')")
     page.wait_for_selector("#message-rows textarea")
 
@@ -136,6 +137,12 @@ def chart_step(page, where="#next-token-chart"):
 def wait_chart(page, step, preview=None, where="#next-token-chart"):
     condition = f".ntc[data-step='{step}']" + ("" if preview is None else f"[data-preview='{int(preview)}']")
     page.wait_for_selector(f"{where} {condition}")
+
+
+def rows_include(page, text):
+    """Until a message row's text box holds `text`."""
+    page.wait_for_function("[...document.querySelectorAll('#message-rows textarea')]"
+                           f".some((t) => t.value.includes({json.dumps(text)}))")
 
 
 def set_number(page, selector, value):

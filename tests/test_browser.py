@@ -15,8 +15,8 @@ import threading
 import pytest
 
 import app_server
-from browser_support import (PHONE, PROJECTOR, app_url, browser, chart_step, chip_count, chips, open_page,  # noqa: F401
-                             open_tab, page, set_number, shoot, type_json, wait_chart, wait_chips, wait_loaded,
+from browser_support import (PHONE, PROJECTOR, app_url, browser, chip_count, chips, open_page, open_tab,  # noqa: F401
+                             page, rows_include, set_number, shoot, type_json, wait_chart, wait_chips, wait_loaded,
                              wait_text)
 from ui.presets import preset
 from ui.texts import EN, ES
@@ -30,8 +30,7 @@ def load_preset(page, name):
     page.locator("#preset input").click()
     page.get_by_role("option", name=name).click()
     page.click("#load-preset-btn")
-    page.wait_for_function(
-        f"[...document.querySelectorAll('#message-rows textarea')].some((t) => t.value.includes({json.dumps(preset(name)[-1]['content'][:20])}))")
+    rows_include(page, preset(name)[-1]["content"][:20])
 
 
 def test_preset_plain_text_and_tokens(page):
@@ -48,7 +47,8 @@ def test_preset_plain_text_and_tokens(page):
     _, ctx = app_server.built_app()
     rendered = render_conversation(ctx.loaded.tokenizer, preset("Madrid in October (en)"), True)
     assert chip_count(page, "#token-chips") == count == len(ctx.loaded.tokenizer.encode(rendered.text))
-    assert chip_count(page, "#second-token-chips") == int(page.locator("#second-token-chips .count-line b").inner_text())
+    second = int(page.locator("#second-token-chips .count-line b").inner_text())
+    assert chip_count(page, "#second-token-chips") == second
     page.wait_for_selector("#word-chips .chip")
 
 
@@ -78,7 +78,8 @@ def test_decoder_flow(page):
     row = page.locator("#next-token-chart .ntc-row").nth(1)  # a click on a chart row forces its token
     clicked = row.locator("code").inner_text()
     row.click()
-    page.wait_for_function(f"document.querySelector('#generated-text .chip:nth-child(5)')?.textContent === {json.dumps(clicked)}")
+    page.wait_for_function("document.querySelectorAll('#generated-text .chip')[4]?.textContent === "
+                           + json.dumps(clicked))
     assert chip_count(page, "#generated-text") == 5 and page.locator("#generated-text .chip.forced").count() == 1
 
     page.click("#undo-btn")
@@ -137,7 +138,7 @@ def test_hostile_json_is_shown_as_text(page):
     messages = [{"role": "system", "content": HOSTILE}, {"role": "user", "content": "Quote `this` and \\ that"}]
     type_json(page, "#conversation-json", messages)
     page.click("#apply-json-btn")
-    page.wait_for_function("[...document.querySelectorAll('#message-rows textarea')].some(t => t.value.includes('onerror'))")
+    rows_include(page, "onerror")
 
     open_tab(page, "text")
     wait_text(page, "#plain-text pre", "onerror")
@@ -196,7 +197,7 @@ def test_a_fresh_session_is_restored_from_the_browser(page):
         pytest.skip("needs the app in this process")
     type_json(page, "#conversation-json", [{"role": "user", "content": "Name three rivers of Spain."}])
     page.click("#apply-json-btn")
-    page.wait_for_function("[...document.querySelectorAll('#message-rows textarea')].some(t => t.value.includes('rivers'))")
+    rows_include(page, "rivers")
     open_tab(page, "decoder")
     wait_chart(page, 0, preview=True)
     for k in (1, 2):

@@ -15,7 +15,8 @@ import json
 import pytest
 
 from browser_support import (PHONE, app_url, browser, chart_step, chip_count, chips, open_page, open_tab,  # noqa: F401
-                             page, set_number, streamed, type_json, wait_chart, wait_chips, wait_loaded, wait_text)
+                             page, rows_include, set_number, streamed, type_json, wait_chart, wait_chips, wait_loaded,
+                             wait_text)
 from ui.client_js import IMPORT_LIMIT
 from ui.presets import preset
 from ui.texts import EN, ES
@@ -23,11 +24,6 @@ from ui.texts import EN, ES
 pytestmark = pytest.mark.browser
 ROWS_TEXT = "#message-rows textarea"
 STORY = "Write a long, detailed story about a lighthouse keeper who finds a message in a bottle."  # no early end
-
-
-def rows_include(page, text):
-    page.wait_for_function(
-        f"[...document.querySelectorAll({json.dumps(ROWS_TEXT)})].some((t) => t.value.includes({json.dumps(text)}))")
 
 
 def assert_rows_editable(page, marker):
@@ -60,6 +56,12 @@ def test_1_rows_editable_on_load_after_preset_and_import(page, tmp_path):
     chooser.value.set_files(str(path))
     rows_include(page, "Imported question?")
     assert_rows_editable(page, " (after import)")
+    page.click("#add-message-btn")  # a row made by "Add message", and its role changed by the dropdown
+    page.wait_for_function(f"document.querySelectorAll({json.dumps(ROWS_TEXT)}).length === 3")
+    assert_rows_editable(page, "A new reply")
+    page.locator("#message-rows .role input").last.click()
+    page.get_by_role("option", name="system").click()
+    page.wait_for_function("document.querySelector('#conversation-json .cm-content').innerText.split('system').length === 3")
 
 
 def test_2_candidates_shown_and_max_new_tokens_keep_the_tokens(page):
@@ -139,9 +141,11 @@ def test_4_projector_layout_presenter_and_phone(browser, app_url):
         assert phone.locator(".modebar, .js-plotly-plot").count() == 0  # no toolbar over the chart
         clipped = phone.evaluate("""() => {
             const bad = [];
-            for (const el of document.querySelectorAll('#next-token-chart .ntc-title, #next-token-chart .ntc-tok, #next-token-chart .ntc-pct, #next-token-chart .ntc-legend span')) {
+            const parts = '.ntc-title, .ntc-tok, .ntc-pct, .ntc-legend span';
+            for (const el of document.querySelector('#next-token-chart').querySelectorAll(parts)) {
                 const box = el.getBoundingClientRect();
-                if (el.scrollWidth > el.clientWidth + 1 || box.left < 0 || box.right > window.innerWidth + 1) bad.push(el.textContent);
+                const cut = el.scrollWidth > el.clientWidth + 1 || box.left < 0 || box.right > window.innerWidth + 1;
+                if (cut) bad.push(el.textContent);
             }
             return bad; }""")
         assert clipped == []
@@ -346,7 +350,8 @@ def test_10_smaller_defects(page):
     assert EN["diverge_at"] in divergence
     step = int(divergence.split("#")[1].split(":")[0])
     for where in ("#compare-a-chart", "#compare-b-chart"):
-        assert chart_step(page, where) == step and EN["at_divergence"] in page.locator(f"{where} .ntc-title").inner_text()
+        assert chart_step(page, where) == step
+        assert EN["at_divergence"] in page.locator(f"{where} .ntc-title").inner_text()
     chosen = [page.locator(f"{w} .ntc-row.chosen code").inner_text() for w in ("#compare-a-chart", "#compare-b-chart")]
     assert chosen[0] != chosen[1]
 

@@ -12,14 +12,14 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-import inside_app
+import app_server
 
 CONVERSATION = json.dumps([{"role": "user", "content": "Name three colours."}])
 
 
 @pytest.fixture(scope="module")
 def client():
-    return Client(inside_app.launch(), verbose=False)
+    return Client(app_server.launch(), verbose=False)
 
 
 def test_lens_and_attention_follow_the_clients_steps(client):
@@ -44,6 +44,6 @@ def test_bad_layer_and_missing_session_are_one_line_errors(client):
     client.predict(CONVERSATION, api_name="/start")
     with pytest.raises(AppError, match=r"layer must be between 0 and \d+ \(got 99\)"):
         client.predict(99, api_name="/attention")
-    stranger = Client(inside_app.launch(), verbose=False)
+    stranger = Client(app_server.launch(), verbose=False)
     with pytest.raises(AppError, match="session expired"):
         stranger.predict(api_name="/lens")

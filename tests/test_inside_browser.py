@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 import app_server
-import inside_app
 from ui.texts import EN, ES
 
 pytestmark = pytest.mark.browser
@@ -33,7 +32,7 @@ if not CHROMIUM.exists():
 
 @pytest.fixture(scope="module")
 def app_url():
-    yield inside_app.launch()
+    yield app_server.launch()
     app_server.close()
 
 

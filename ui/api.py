@@ -13,6 +13,7 @@ What is left out: the UI (the tab modules), other areas' endpoints (registered b
 """
 
 import inspect
+import logging
 
 import gradio as gr
 
@@ -21,7 +22,8 @@ from visualizer.engine.errors import InputError, refuse
 from visualizer.engine.limits import DEFAULT_NEW_TOKENS, check_steps
 from visualizer.engine.payloads import decoder_payload, step_payload, tokens_payload
 
-CONTRACT_KNOBS = ("temperature", "top_k", "top_p")  # /start's positions 2-4, before seed, max_new_tokens, top
+CONTRACT_KNOBS = ("temperature", "top_k", "top_p")
+LOG = logging.getLogger(__name__)  # /start's positions 2-4, before seed, max_new_tokens, top
 
 
 def register(ctx):
@@ -127,10 +129,16 @@ class Endpoints:
 
 
 def _answer(action):
+    """The action's answer; bad input -> one-line error; anything else -> a one-line "internal error"
+    (logged), the session kept as it was."""
     try:
         return action()
     except InputError as error:
         raise gr.Error(str(error), print_exception=False) from None
+    except Exception as error:  # noqa: BLE001 - one session's failure must not reach the client as a traceback
+        LOG.exception("API action failed")
+        raise gr.Error(f"internal error ({type(error).__name__}); your session is kept", print_exception=False) \
+            from None
 
 
 def _start_signature(implementation):

@@ -25,7 +25,10 @@ LIGHT = dict(queue=False)
 
 
 def register(ctx):
-    """Add the endpoints to the gr.Blocks being built (before UI events: names are taken in order)."""
+    """Add the endpoints to the gr.Blocks being built (before UI events: names are taken in order);
+    nothing when the app has no room store (`ctx.rooms` None)."""
+    if ctx.rooms is None:
+        return None
     endpoints = RoomEndpoints(ctx)
     model = dict(concurrency_id="model", concurrency_limit=ctx.settings.concurrency_limit)
     for name in ("room_open", "room_commit"):

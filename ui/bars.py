@@ -22,7 +22,8 @@ def chart_candidates(record):
             seen.add(candidate.id)
             ordered.append(candidate)
     if record.id >= 0 and record.id not in seen:
-        ordered.append(Candidate(record.id, record.text, record.display, record.prob, record.raw_prob, record.prob == 0))
+        ordered.append(Candidate(record.id, record.text, record.display, record.prob, record.raw_prob,
+                                 cut=record.prob == 0))
     return ordered
 
 

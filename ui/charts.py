@@ -26,7 +26,8 @@ def timeline_html(records, texts):
         f'aria-label="{esc(texts["timeline_title"])}">'
         f'<line x1="0" y1="{_HEIGHT - 1}" x2="{_WIDTH}" y2="{_HEIGHT - 1}" class="axis"/>'
         f'<polyline points="{entropy}" class="entropy"/><polyline points="{prob}" class="prob"/></svg>'
-        f'<div class="tl-axis"><span>{esc(texts["step_word"])} 1</span><span>{esc(texts["step_word"])} {max(steps, 1)}</span></div>'
+        f'<div class="tl-axis"><span>{esc(texts["step_word"])} 1</span>'
+        f'<span>{esc(texts["step_word"])} {max(steps, 1)}</span></div>'
         f"</div>"
     )
 

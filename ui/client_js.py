@@ -112,7 +112,8 @@ EXPORT_JS = """
 (conversation) => {
   if (!conversation) return;
   const link = document.createElement('a');
-  link.href = URL.createObjectURL(new Blob([JSON.stringify(conversation, null, 2) + '\\n'], {type: 'application/json'}));
+  const text = JSON.stringify(conversation, null, 2) + '\\n';
+  link.href = URL.createObjectURL(new Blob([text], {type: 'application/json'}));
   link.download = 'conversation.json';
   document.body.appendChild(link);
   link.click();

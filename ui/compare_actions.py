@@ -57,7 +57,8 @@ class CompareActions:
             def one():
                 nonlocal ended
                 with self.page.existing(values, request) as session:
-                    if session.data.get("stop") or lockstep.finished or session.workspace.existing_lockstep is not lockstep:
+                    replaced = session.workspace.existing_lockstep is not lockstep
+                    if session.data.get("stop") or lockstep.finished or replaced:
                         ended = True
                         return None
                     lockstep.step(interactive=False)

@@ -55,7 +55,8 @@ def output_panel_html(ids, with_special, without_special, texts):
         f'<div class="panel"><div class="panel-title">{esc(texts["output_ids"])} ({len(ids)})</div>'
         f'<code class="ids">{esc(list(ids))}</code>'
         f'<div class="panel-title">{esc(texts["with_special"])}</div><pre class="out">{esc(with_special)}</pre>'
-        f'<div class="panel-title">{esc(texts["without_special"])}</div><pre class="out">{esc(without_special)}</pre></div>'
+        f'<div class="panel-title">{esc(texts["without_special"])}</div>'
+        f'<pre class="out">{esc(without_special)}</pre></div>'
     )
 
 
@@ -73,5 +74,5 @@ def divergence_html(index, records_a, records_b, texts):
 
 def compare_settings_html(settings, texts):
     """What the sampled branch of Compare draws with (the Decoder tab's knobs), in words."""
-    return (f'<div class="compare-settings">{esc(texts["compare_settings"].format(what=applied_label(settings, texts), seed=settings.seed))}'
-            f'</div>')
+    line = texts["compare_settings"].format(what=applied_label(settings, texts), seed=settings.seed)
+    return f'<div class="compare-settings">{esc(line)}</div>'

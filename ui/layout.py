@@ -4,7 +4,8 @@
 `build(ctx, shared)` called in order inside gr.Tabs: each lays out its tab and wires its events,
 reading what it needs from `shared` (a tab that others read from, like the Decoder's controls,
 goes first). Adding a tab or panel is adding a builder here. The page load issues this page's
-session token and localizes the header (title, model badge, presenter switch).
+session token and localizes the header (title, model badge, presenter switch); closing the page
+gives its KV rows back.
 `launch_options(ctx)` / `queue_options(ctx)` are what `python app.py` passes to `launch` / `queue`,
 so tests launch exactly the same app.
 What is left out: argument parsing and model loading (app.py), each tab's contents (tab modules).
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from . import api, http, tab_compare, tab_conversation, tab_decoder, tab_text, tab_tokens
+from . import api, api_inside, api_room, http, inside_tab, room_tab, tab_compare, tab_conversation, tab_decoder, \
+    tab_text, tab_tokens
 from .client_js import HEADER_JS, PAGE_JS
 from .shared import CONTROL_CONCURRENCY, VIEWS_CONCURRENCY, Shared
 from .texts import TEXTS, texts_for
@@ -23,7 +25,10 @@ from .views import header_html
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 SECRET_FILE_NAME = "browser-state-secret"
-TAB_BUILDERS = (tab_conversation.build, tab_text.build, tab_tokens.build, tab_decoder.build, tab_compare.build)
+# The Inside and Room tabs read the Decoder tab's controls: they come after it.
+TAB_BUILDERS = (tab_conversation.build, tab_text.build, tab_tokens.build, tab_decoder.build, tab_compare.build,
+                inside_tab.build_inside_tab, room_tab.build_room_tab)
+API_REGISTRARS = (api.register, api_inside.register, api_room.register)
 SPARE_THREADS = 8  # /stats, the page load and other small events besides the groups
 
 
@@ -35,7 +40,8 @@ def build_demo(ctx, tab_builders=TAB_BUILDERS):
     # No usage reports to Gradio: the instructor may be offline, and attendees did not opt in.
     with gr.Blocks(title=texts["title"], analytics_enabled=False, fill_width=True) as demo:
         # API endpoints first: events named after their functions would otherwise take their names.
-        api.register(ctx)
+        for register in API_REGISTRARS:
+            register(ctx)
         header = gr.HTML(header_html(ctx.loaded, texts, language), elem_id="app-header", js_on_load=HEADER_JS)
         # Outside the tabs: a BrowserState inside a tab not shown yet reads nothing from the browser.
         shared = Shared(
@@ -64,6 +70,15 @@ def build_demo(ctx, tab_builders=TAB_BUILDERS):
                     header: header_html(ctx.loaded, ctx.texts(request), ctx.language(request), ready=True)}
         gr.on([demo.load], page_load, inputs={shared.token}, outputs=[shared.token, header],
               **shared.control_group)
+
+        def page_closed(request: gr.Request):
+            """A tab closed: its session's KV rows go back at once; its tokens stay until it expires (an
+            unload carries no page token, so it may come from anyone who knows the hash: it frees memory,
+            never work)."""
+            session = ctx.store.get(getattr(request, "session_hash", None))
+            if session is not None:
+                session.try_evict(or_when_idle=True)
+        demo.unload(page_closed)
     return demo
 
 
@@ -96,7 +111,7 @@ def launch_options(ctx):
         font_mono=[gr.themes.Font(name) for name in ("ui-monospace", "Menlo", "monospace")])
     return dict(
         theme=theme,
-        css_paths=[STATIC / "style.css"],
+        css_paths=[STATIC / "style.css", STATIC / "room.css"],
         js=PAGE_JS,
         i18n=translations(ctx.forced_language),
         app_kwargs=http.app_kwargs(ctx.settings),

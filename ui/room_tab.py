@@ -53,6 +53,9 @@ PROJECTOR_OFF_JS = "() => { document.body.classList.remove('room-projector-only'
 
 
 def build_room_tab(ctx, shared=None):
+    """The tab and its events; no tab when the app has no room store (`ctx.rooms` None)."""
+    if ctx.rooms is None:
+        return None
     i18n = getattr(shared, "i18n", None) or _i18n(ctx)
     handlers = RoomHandlers(ctx)
     with gr.Tab(i18n("tab_room"), id="room", elem_id="room-tab") as tab:

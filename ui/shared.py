@@ -79,12 +79,13 @@ class PageSession:
 
     def sync(self, session, values):
         shared, workspace = self.shared, session.workspace
-        workspace.set_conversation(values.get(shared.conversation))
+        if values.get(shared.conversation) is not None:  # None: the page has not restored it yet
+            workspace.set_conversation(values.get(shared.conversation))
         workspace.set_template(TemplateOptions(add_generation_prompt=bool(values.get(shared.add_generation_prompt)),
                                                thinking=bool(values.get(shared.thinking))))
         if shared.controls is not None:
             workspace.configure(*shared.controls.read(values, workspace))
-        if not session.data.get("restored"):
+        if not session.data.get("restored") and workspace.messages is not None:
             session.data["restored"] = True
             saved = values.get(shared.saved_decoding)
             snapshot = saved.get("snapshot") if isinstance(saved, dict) else None

@@ -38,7 +38,8 @@ def build(ctx, shared):
             with gr.Column(scale=2, min_width=300, elem_classes="side"):
                 stats = gr.HTML(elem_id="step-stats", js_on_load=None)
                 generated = gr.HTML(label=i18n("generated"), show_label=True, container=True, elem_id="generated-text",
-                                    html_template=APPEND_TEMPLATE, js_on_load=APPEND_JS, max_height=260, autoscroll=True)
+                                    html_template=APPEND_TEMPLATE, js_on_load=APPEND_JS, max_height=260,
+                                    autoscroll=True)
                 controls = DecodingControls(ctx, i18n)
                 candidates = gr.Radio([], label=i18n("candidates"), elem_id="candidates")
                 force = gr.Button(i18n("force"), elem_id="force-btn")
@@ -76,6 +77,10 @@ def build(ctx, shared):
     knob_outputs = outputs + [c for c in controls.knob_inputs() if c is not controls.mode]
     gr.on([c.input for c in controls.knob_inputs()] + [controls.top_n.input], actions.rewarp, inputs=inputs,
           outputs=knob_outputs, trigger_mode="always_last", **model)
-    gr.on([shared.demo.load], lambda values: controls.restore((values.get(shared.saved_decoding) or {}).get("settings")),
-          inputs={shared.saved_decoding}, outputs=controls.components(), **shared.views_group)
+
+    def restore_controls(values: dict):
+        """Page load: the controls as this browser left them."""
+        return controls.restore((values.get(shared.saved_decoding) or {}).get("settings"))
+    gr.on([shared.demo.load], restore_controls, inputs={shared.saved_decoding}, outputs=controls.components(),
+          **shared.views_group)
     return SimpleNamespace(tab=tab, controls=controls, **vars(ui))

@@ -24,11 +24,12 @@ def build(ctx, shared):
         gr.Markdown(i18n("intro_tokens"), elem_classes="intro")
         show_ids = gr.Checkbox(False, label=i18n("show_ids"), elem_id="show-ids")
         with gr.Row(equal_height=False):
-            token_chips = gr.HTML(elem_id="token-chips", js_on_load=None)
-            second_chips = gr.HTML(elem_id="second-token-chips", js_on_load=None)
+            token_chips = gr.HTML(elem_id="token-chips", js_on_load=None, min_width=320)
+            second_chips = gr.HTML(elem_id="second-token-chips", js_on_load=None, min_width=320)
         with gr.Row(equal_height=False):
-            word = gr.Textbox("Zyrqel", label=i18n("rare_word"), max_length=MAX_WORD_CHARS, scale=1, elem_id="rare-word")
-            word_chips = gr.HTML(elem_id="word-chips", js_on_load=None)
+            word = gr.Textbox("Zyrqel", label=i18n("rare_word"), max_length=MAX_WORD_CHARS, scale=1,
+                              elem_id="rare-word")
+            word_chips = gr.HTML(elem_id="word-chips", js_on_load=None, min_width=320)
 
     def refresh(values: dict, request: gr.Request):
         messages = values.get(shared.conversation)

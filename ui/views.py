@@ -45,7 +45,8 @@ def status_html(message, kind="info", pending=0, texts=None, data=None):
     queued = ""
     if pending and texts:
         queued = f' <span class="pending">⏳ {esc(texts["pending"].format(count=pending))}</span>'
-    attributes = f' data-pending="{int(pending)}"' + "".join(f' data-{esc(k)}="{esc(v)}"' for k, v in (data or {}).items())
+    facts = {"pending": int(pending), **(data or {})}
+    attributes = "".join(f' data-{esc(name)}="{esc(value)}"' for name, value in facts.items())
     if not message and not queued:
         return f'<div class="status-empty"{attributes}></div>'
     return f'<div class="status {esc(kind)}" role="status"{attributes}>{esc(message)}{queued}</div>'
@@ -62,7 +63,8 @@ def plain_text_html(rendered, texts):
         for s in rendered.segments
     )
     legend = "".join(
-        f'<li><span class="marker {_marker_class(m)}">{esc(m)}</span> {esc(texts[MARKER_KEYS.get(m, "marker_other")])}</li>'
+        f'<li><span class="marker {_marker_class(m)}">{esc(m)}</span> '
+        f'{esc(texts[MARKER_KEYS.get(m, "marker_other")])}</li>'
         for m in rendered.markers
     )
     return (

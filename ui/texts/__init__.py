@@ -2,7 +2,7 @@
 
 Each area of the UI keeps its words in a module of this package (`base.py` for the page and the
 text tabs, `decoding.py` for the Decoder and Compare tabs, `inside.py` for Inside the step,
-`errors.py` for engine errors), as two dicts `EN` and `ES` with the same keys; `TEXTS` merges them.
+`room.py` for the Room tab, `errors.py` for engine errors), as two dicts `EN` and `ES` with the same keys; `TEXTS` merges them.
 The UI hands them to `gr.I18n` for labels and to the views for text they render on the server.
 Engine errors carry a code and parameters (`engine/errors.py`); `error_text` renders them in the
 user's language.

@@ -1,10 +1,11 @@
 """One distribution, many draws: a step's sampling pipeline run once, then one draw per seed.
 
 `StepDistribution.of(branch)` runs the branch's pipeline once on its kept logits (the next
-position's, no forward pass) and keeps, on the CPU: the raw softmax, the scores a draw samples
-from, and a preview record (the top candidates, sampled and raw order). `draw(noises)` picks one
-token per noise vector with `sampling.pick_rows`, the very function a decode step uses, so a draw
-with the noise of `Noise(seed)` is the token `decode --seed seed --steps 1` samples.
+position's, no forward pass) and keeps the scores a draw samples from (on the logits' device), and
+on the CPU the raw softmax, the sampled distribution and a preview record (the top candidates).
+`draw(noises)` picks one token per noise vector with `sampling.pick_rows`, the very function a
+decode step uses, so a draw with the noise of `Noise(seed, branch.device)` is the token
+`decode --seed seed --steps 1` samples on the same device (CPU and CUDA generators differ).
 `SeedStream.noise(seed, n)` is the noise of a seed's n-th draw: the n-th vector that seed's
 generator makes, as a sampled decode run uses one vector per step. Each seed's generator is kept
 where it stopped (bounded, least recently used out), so following a room one step at a time costs
@@ -27,7 +28,7 @@ class StepDistribution:
     record: object  # StepRecord preview: top candidates under the settings and raw
     raw: torch.Tensor  # (V,) plain softmax, CPU
     probs: torch.Tensor  # (V,) what a draw samples from, CPU
-    scores: torch.Tensor  # (V,) the pipeline's scores (-inf where cut), CPU
+    scores: torch.Tensor  # (V,) the pipeline's scores (-inf where cut), on the logits' device
     greedy: bool
 
     @classmethod
@@ -35,9 +36,9 @@ class StepDistribution:
         """The next position of a ready branch (its logits kept) under `settings` (default: its own)."""
         settings = settings or branch.settings
         logits = branch.logits.unsqueeze(0)
-        scores = warp_rows(logits, [settings], [branch.ids])[0].float().cpu()
+        scores = warp_rows(logits, [settings], [branch.ids])[0]
         return cls(record=preview_record(branch, settings), raw=torch.softmax(logits[0].float(), -1).cpu(),
-                   probs=torch.softmax(scores, -1), scores=scores, greedy=settings.greedy)
+                   probs=torch.softmax(scores.float(), -1).cpu(), scores=scores, greedy=settings.greedy)
 
     @property
     def vocab_size(self):
@@ -45,7 +46,7 @@ class StepDistribution:
 
     @property
     def greedy_id(self):
-        return int(torch.argmax(self.scores))
+        return int(torch.argmax(self.scores).item())
 
     def draw(self, noises):
         """One token id per noise vector (each (V,) exponential, as `Noise.peek` gives)."""
@@ -62,8 +63,10 @@ class StepDistribution:
 class SeedStream:
     """Noise vectors of seeded generators by draw number, keeping up to `keep` generators where they stopped."""
 
-    def __init__(self, vocab_size, keep=1024):
+    def __init__(self, vocab_size, device="cpu", keep=1024):
+        """`device`: the generators' (a decode state's: `Branch.device`, the engine pool's)."""
         self.vocab_size = vocab_size
+        self.device = device
         self.keep = keep
         self._next = collections.OrderedDict()  # seed -> (Noise, number of its next draw)
 
@@ -72,7 +75,7 @@ class SeedStream:
         at its `number`-th sampled step."""
         noise, at = self._next.pop(seed, (None, None))
         if noise is None or at > number:
-            noise, at = Noise(seed), 1
+            noise, at = Noise(seed, self.device), 1
         while at < number:
             noise.consume(self.vocab_size)
             at += 1

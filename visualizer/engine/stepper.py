@@ -66,16 +66,22 @@ def run_batch(runner, items):
         fed = torch.cat([chosen, to_device(fed, chosen.device)]) if fed else chosen
     new_logits = runner.step(handles, fed)
     if advances:
-        # The records' summary runs beside the forward pass (on a GPU: another stream), then one small copy.
-        summary, ready = _summary_beside(picked, logits, scores, chosen, sampled,
-                                         max(a.branch.top_n for a in advances))
-        if ready is not None:
-            ready.synchronize()
-        ms = (time.perf_counter() - started) * 1000.0
-        fields = [_fields(advance.branch, advance.forced, length, len(order), ms)
-                  for advance, length in zip(advances, before)]
+        try:
+            # The records' summary runs beside the forward pass (on a GPU: another stream), then one small copy.
+            summary, ready = _summary_beside(picked, logits, scores, chosen, sampled,
+                                             max(a.branch.top_n for a in advances))
+            if ready is not None:
+                ready.synchronize()
+            ms = (time.perf_counter() - started) * 1000.0
+            fields = [_fields(advance.branch, advance.forced, length, len(order), ms)
+                      for advance, length in zip(advances, before)]
+            records = step_records(advances[0].branch.tokenizer, summary, fields)
+        except BaseException:
+            for handle, length in zip(handles, before):  # the rows are fed, the picks not kept: undo the rows
+                runner.pool.truncate(handle, length)
+            raise
         vocab = logits.shape[-1]
-        for advance, record in zip(advances, step_records(advances[0].branch.tokenizer, summary, fields)):
+        for advance, record in zip(advances, records):
             sampled = advance.forced is None and not advance.branch.settings.greedy
             advance.branch.commit(record, sampled, vocab)
     for row, item in enumerate(order):

@@ -60,7 +60,7 @@ class Room:
         self._restored = 0  # committed ids not yet in the decoder (after a restart)
         self._distribution = None  # this step's StepDistribution
         self._draws = {}  # seed -> id, this step
-        self._seeds = SeedStream(loaded.vocab_size)
+        self._seeds = SeedStream(loaded.vocab_size, engine.pool.device if engine is not None else "cpu")
         self._state = None  # (version, state dict)
 
     # The decoder and this step's distribution.

@@ -45,6 +45,7 @@ class Session:
         self._cond = threading.Condition()
         self._next_ticket = 0
         self._serving = 0
+        self._evict_when_idle = False
 
     @property
     def waiting(self):
@@ -63,13 +64,19 @@ class Session:
     def _leave(self):
         with self._cond:
             self._serving += 1
+            evict_now = self._evict_when_idle and not self.waiting
             self._cond.notify_all()
+        if evict_now:
+            self.try_evict()
 
-    def try_evict(self):
-        """Give back the pool rows if no action is waiting or running; -> bytes freed."""
+    def try_evict(self, or_when_idle=False):
+        """Give back the pool rows if no action is waiting or running (with `or_when_idle`: else as
+        soon as the last one is done); -> bytes freed now."""
         with self._cond:
             if self.waiting:
+                self._evict_when_idle = self._evict_when_idle or or_when_idle
                 return 0
+            self._evict_when_idle = False
             self._next_ticket += 1  # hold the session while evicting
         try:
             before = self.workspace.nbytes()
