@@ -2,8 +2,9 @@
 
 /tokens (conversation JSON -> tokens; no session), /start (conversation + sampling knobs -> the
 prompt; creates or restarts this client's session), /step, /force (token id), /undo, /run (n steps,
-streamed: each step's payload as it comes, the last one complete; cancelling the job stops it
-within one step). `/start`'s parameters are the contract's (conversation, temperature, top_k, top_p,
+streamed: an answer every RUN_ANSWER_S with the steps since the last, so a long run costs the same
+per token and forty runs do not flood the server with messages; the last answer holds all of them;
+cancelling the job stops it within one step). `/start`'s parameters are the contract's (conversation, temperature, top_k, top_p,
 seed, max_new_tokens, top) followed by every other knob of `engine/knobs.py`, so a new knob reaches
 the API without touching this file. A session belongs to the client cookie it was created with
 (gradio_client keeps it from /config); /step and the rest never create one: without a session
@@ -14,6 +15,7 @@ What is left out: the UI (the tab modules), other areas' endpoints (registered b
 
 import inspect
 import logging
+import time
 
 import gradio as gr
 
@@ -23,6 +25,7 @@ from visualizer.engine.limits import DEFAULT_NEW_TOKENS, check_steps
 from visualizer.engine.payloads import decoder_payload, step_payload, tokens_payload
 
 CONTRACT_KNOBS = ("temperature", "top_k", "top_p")
+RUN_ANSWER_S = 0.5  # /run answers at most this often while it runs
 LOG = logging.getLogger(__name__)  # /start's positions 2-4, before seed, max_new_tokens, top
 
 
@@ -88,23 +91,27 @@ class Endpoints:
         return _answer(act)
 
     def run(self, n: int = 16, request: gr.Request = None) -> dict:  # Gradio reads the type of each answer here
-        """Up to n steps (fewer if the message ends), streamed; the last answer holds them all."""
+        """Up to n steps (fewer if the message ends), streamed: each answer holds the steps since the
+        last one, the last answer all of them."""
         try:
             n = check_steps(n, self.ctx.settings.max_new_tokens)
         except InputError as error:
             raise gr.Error(str(error), print_exception=False) from None
-        records = []
+        records, decoder, shown, last_answer = [], None, 0, time.monotonic()
         while len(records) < n:
             def one():
                 with self._session(request) as session:
                     decoder = self._decoder(session)
                     if not decoder.stop:
                         records.append(decoder.step(interactive=False))
-                    return decoder_payload(self.ctx.loaded.name, decoder, list(records)), bool(decoder.stop)
-            payload, stopped = _answer(one)
-            yield payload
-            if stopped:
-                return
+                    return decoder
+            decoder = _answer(one)
+            if decoder.stop or len(records) == n:
+                break
+            if time.monotonic() - last_answer >= RUN_ANSWER_S:  # each answer: the steps since the last one
+                yield decoder_payload(self.ctx.loaded.name, decoder, records[shown:])
+                shown, last_answer = len(records), time.monotonic()
+        yield decoder_payload(self.ctx.loaded.name, decoder, records)
 
     def stats(self) -> dict:
         """Server-wide figures: sessions, pool bytes, evictions, batches (for load tests)."""

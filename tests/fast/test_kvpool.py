@@ -365,3 +365,28 @@ def test_the_runners_graph_path_equals_its_eager_path(model, monkeypatch):
     copy_of_held = held.clone()
     runner.step(handles, rand_ids(rng, 3))  # the next replay overwrites the static output...
     assert torch.equal(held, copy_of_held)  # ...not what an earlier step returned
+
+
+def test_free_pages_give_their_memory_back_and_read_finite_when_reused():
+    from types import SimpleNamespace
+
+    from visualizer.serving.memory import rss_bytes
+
+    # 1 layer, 8 KV heads of 128: a page's K (or V) slice is 16 x 8 x 128 x 4 = 64 KiB, whole OS pages.
+    config = SimpleNamespace(num_hidden_layers=1, num_key_value_heads=8, head_dim=128, hidden_size=1024,
+                             num_attention_heads=8)
+    pool = KVPool(config, num_pages=2048, page_size=16)  # 256 MiB, untouched
+    handles = [pool.new() for _ in range(4)]
+    reservation = pool.reserve(handles, 16 * 400)  # 1,600 pages written: 200 MiB
+    pool.commit(reservation)
+    for tensor in pool.keys + pool.values:
+        tensor[1:1601].fill_(1.5)
+    held = rss_bytes()
+    for handle in handles:
+        pool.free(handle)
+    assert pool.release_free_memory() == 1600 and pool.release_free_memory() == 0
+    assert held - rss_bytes() > 150 * 2**20  # most of the 200 MiB went back to the system
+    handle = pool.new()
+    pool.commit(pool.reserve([handle], 16))
+    page = pool.block_table(handle)[0]
+    assert torch.isfinite(pool.keys[0][page]).all() and pool.keys[0][page].abs().max() <= 1.5

@@ -11,7 +11,10 @@ all or nothing (`PoolFull` leaves every table, length and free page as it was).
 Memory: on the CPU the pages are `torch.empty` (nothing is touched at creation, so the resident
 size grows with use and never passes the budget) and a page is zeroed the first time it is handed
 out: masked garbage can be NaN, and NaN times a zero attention weight still poisons sdpa. A reused
-page holds finite old values, which the mask hides. On CUDA everything is zeroed at creation.
+page holds finite old values, which the mask hides. `release_free_memory()` hands the memory of
+free pages back to the system (madvise DONTNEED: they read as zeros, or keep finite old values at
+their edges, when next used), so after a busy hour the server shrinks again; the server calls it
+when idle. On CUDA everything is zeroed at creation and the pool keeps its memory.
 Reads always gather the rows' pages (`index_select`). Reading a single row's consecutive pages as a
 plain slice (no copy), with an allocator preferring consecutive pages, was tried and measured on
 this 2-core CPU (random SmolLM2-135M-shaped Llama, fp32, sdpa, one row at 2047 cached + 1 new token,
@@ -40,7 +43,10 @@ What is left out: sliding-window and linear-attention layers (refused), prefix c
 shared by fork only), offloading, quantized pages, flash-attention paged kernels.
 """
 
+import ctypes
+import ctypes.util
 import functools
+import mmap
 import threading
 from dataclasses import dataclass
 
@@ -147,13 +153,15 @@ class KVPool:
         self.dtype, self.device = dtype, torch.device(device)
         shape = (num_pages, page_size, self.kv_heads, self.head_dim)
         on_cuda = self.device.type == "cuda"
-        make = torch.zeros if on_cuda else torch.empty
-        self.keys = [make(shape, dtype=dtype, device=self.device) for _ in range(self.num_layers)]
-        self.values = [make(shape, dtype=dtype, device=self.device) for _ in range(self.num_layers)]
+        make = (lambda: torch.zeros(shape, dtype=dtype, device=self.device)) if on_cuda else \
+            (lambda: _page_aligned(shape, dtype))
+        self.keys = [make() for _ in range(self.num_layers)]
+        self.values = [make() for _ in range(self.num_layers)]
         self.refs = [0] * num_pages
         self.refs[TRASH_PAGE] = 1  # never handed out, never freed
         self._free = list(range(num_pages - 1, TRASH_PAGE, -1))  # pop() hands out low ids first
         self._zeroed = bytearray([1 if on_cuda else 0]) * num_pages
+        self._resident = bytearray(num_pages)  # CPU pages whose memory may be held (handed out since released)
         self.pages_zeroed = 0  # pages zeroed on first hand-out (CPU), for tests and stats
         self._zero(TRASH_PAGE)
         self._tables, self._lengths = {}, {}
@@ -312,9 +320,22 @@ class KVPool:
             needed += max(0, fresh) + len(self._shared_in_range(handle, extra))
         return needed
 
+    @_locked
+    def release_free_memory(self):
+        """Give the memory of free pages back to the system (CPU pools); -> pages released."""
+        if self.device.type != "cpu" or _MADVISE is None:
+            return 0
+        released = [page for page in self._free if self._resident[page]]
+        for page in released:
+            for tensor in self.keys + self.values:
+                _discard(tensor[page])
+            self._resident[page] = 0
+        return len(released)
+
     def _take(self):
         page = self._free.pop()
         self.refs[page] = 1
+        self._resident[page] = 1
         if not self._zeroed[page]:
             self._zero(page)
             self.pages_zeroed += 1
@@ -337,3 +358,39 @@ class KVPool:
         self.refs[page] -= 1
         if self.refs[page] == 0:
             self._free.append(page)
+
+
+def _libc_madvise():
+    name = ctypes.util.find_library("c")
+    try:
+        function = ctypes.CDLL(name, use_errno=True).madvise if name else None
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    return function
+
+
+_MADVISE = _libc_madvise()
+_MADV_DONTNEED = 4
+
+
+def _page_aligned(shape, dtype):
+    """An uninitialised CPU tensor whose first byte starts an OS page, so that page slices whose size
+    is a multiple of the OS page (most models' 16-token pages) can be handed back whole."""
+    count = 1
+    for size in shape:
+        count *= size
+    item = torch.empty((), dtype=dtype).element_size()
+    spare = mmap.PAGESIZE // item
+    raw = torch.empty(count + spare, dtype=dtype)
+    offset = (-raw.data_ptr() % mmap.PAGESIZE) // item
+    return raw[offset:offset + count].view(shape)
+
+
+def _discard(tensor):
+    """madvise(DONTNEED) over the whole OS pages inside a contiguous CPU tensor's bytes."""
+    start, size = tensor.data_ptr(), tensor.numel() * tensor.element_size()
+    first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
+    last = (start + size) // mmap.PAGESIZE * mmap.PAGESIZE
+    if last > first:
+        _MADVISE(first, last - first, _MADV_DONTNEED)

@@ -2,15 +2,18 @@
 
 Every forward pass of every user goes through one `Scheduler` (it is the engine's `turns` on a
 server). Request threads hand in work and wait; a dedicated model thread does it:
-- `advance(items, interactive)`: single-token work (`stepper.Advance` / `Feed`). All waiting
-  advance turns share one batch, clicks (interactive) before the tokens of runs, up to `max_batch`
-  rows; a run to the end queues again after every token, so it never holds the model between
-  tokens and any number of runs delay a click by about one batch. When fewer rows wait than the
-  last batch had (its users are about to come back with their next step), the model thread waits up
-  to `gather_s` for them, so a room stepping together keeps sharing one pass instead of splitting
-  into two half batches that alternate.
+- `advance(items, interactive)`: single-token work (`stepper.Advance` / `Feed`). Waiting advance
+  turns share one batch: every click (interactive) up to `max_batch` rows, then the tokens of runs
+  as long as the batch is predicted to take at most RUN_BATCH_FACTOR times a one-row step
+  (`batch_cost.py` learns the times); a run to the end queues again after every token, so it never
+  holds the model between tokens, and any number of runs delay a click by about one short batch. When fewer rows wait than the
+  last batch had (its users are about to come back with their next step), or steps keep arriving
+  (a room pressing Step together), the model thread waits a little for them (a tenth of a batch's
+  time per arrival, half a batch's time at most), so a room shares one pass instead of splitting
+  into small batches; a lone click does not wait.
 - `prefill(branch)`: a prompt is fed `chunk` tokens per turn; after each chunk it goes to the back
-  of the queue, so a long prompt delays others by one chunk, not by its whole length. The prompt
+  of the queue, and a click waiting goes before the next chunk, so a long prompt delays a click by
+  at most the chunk in flight, not by its whole length. The prompt
   tokens waiting to be prefilled are capped server-wide (`max_prefill_tokens`): past that a new
   prompt is refused with a clear message instead of queueing behind minutes of work.
 - `call(function)`: anything else that needs the model alone (a fork, an on-demand special pass).
@@ -32,12 +35,14 @@ import torch
 
 from ..engine import stepper
 from ..engine.kvpool import PoolFull
+from .batch_cost import BatchCost
 from ..engine.errors import InputError, refuse
 
 LOG = logging.getLogger(__name__)
-DEFAULT_CHUNK = 256
+DEFAULT_CHUNK = 128
 DEFAULT_MAX_PREFILL_TOKENS = 65_536
 GATHER_S = 0.002  # how long a smaller batch than the last waits for the rest of its users
+RUN_BATCH_FACTOR = 1.5  # runs' tokens join a batch while it stays this short: a click waits ~2 of them
 ROOM_RETRY_S = 0.05  # a turn waiting for room in the KV pool is tried again this often
 ROOM_WAIT_S = 20.0  # ... for at most this long
 
@@ -80,6 +85,8 @@ class Scheduler:
         self.gather_s = gather_s
         self.room_wait_s = room_wait_s
         self._last_rows = 0  # rows of the last advance batch
+        self._batch_s = 0.0  # how long an advance batch takes (moving average)
+        self.cost = BatchCost()
         self.batches = 0  # advance forward passes run
         self.batched_steps = 0  # advance turns they served
         self.prefill_chunks = 0
@@ -162,15 +169,22 @@ class Scheduler:
         return [turn for turn in self._queue if turn.not_before <= now]
 
     def _gather(self):
-        """Wait (queue lock held, released while waiting) up to gather_s while fewer advance rows
-        wait than the last batch had."""
-        deadline = time.monotonic() + self.gather_s
+        """Wait (queue lock held, released while waiting) while more advance rows are coming: fewer
+        wait than the last batch had, or they keep arriving. Each arrival extends the wait by a tenth
+        of a batch's time (at least gather_s), half a batch's time (at least gather_s) in all."""
+        start = time.monotonic()
+        per_arrival, most = max(self.gather_s, 0.1 * self._batch_s), max(self.gather_s, 0.5 * self._batch_s)
+        deadline, seen = start, 0
         while self._ready()[0].kind == "advance" and not self._closed:
             waiting = sum(turn.rows for turn in self._ready() if turn.kind == "advance")
-            left = deadline - time.monotonic()
-            if waiting >= min(self._last_rows, self.max_batch) or left <= 0:
+            now = time.monotonic()
+            if waiting > seen:
+                coming = waiting > 1 or waiting < self._last_rows
+                deadline = min(start + most, now + per_arrival) if coming else now
+                seen = waiting
+            if waiting >= self.max_batch or now >= deadline:
                 return
-            self._cond.wait(left)
+            self._cond.wait(deadline - now)
 
     def _capture_pending(self):
         """Capture one pending CUDA graph without holding the queue (new work is let in)."""
@@ -187,17 +201,20 @@ class Scheduler:
             self._cond.acquire()
 
     def _take(self):
-        """The next turns to serve together (queue lock held)."""
+        """The next turns to serve together (queue lock held): a click (an interactive advance) waiting
+        goes before anything else; otherwise the oldest turn decides."""
         ready = self._ready()
-        head = ready[0]
+        head = next((turn for turn in ready if turn.kind == "advance" and turn.interactive), ready[0])
         if head.kind != "advance":
             self._queue.remove(head)
             return [head]
         waiting = [turn for turn in ready if turn.kind == "advance"]
         waiting.sort(key=lambda turn: not turn.interactive)  # stable: clicks first, then runs, each by arrival
+        for_runs = self.cost.rows_within(RUN_BATCH_FACTOR, self.max_batch)
         batch, rows = [], 0
         for turn in waiting:
-            if batch and rows + turn.rows > self.max_batch:
+            limit = self.max_batch if turn.interactive else max(for_runs, 1 if not batch else 0)
+            if batch and rows + turn.rows > limit:
                 continue
             batch.append(turn)
             rows += turn.rows
@@ -219,6 +236,7 @@ class Scheduler:
         if not live:
             return
         items = [item for turn in live for item in turn.work]
+        started = time.monotonic()
         try:
             results = self._with_room(lambda: stepper.run_batch(self.runner, items))
         except BaseException as error:  # noqa: BLE001 - delivered to the waiting threads
@@ -235,6 +253,9 @@ class Scheduler:
             self.batches += 1
             self.batched_steps += len(live)
             self._last_rows = len(items)
+            took = time.monotonic() - started
+            self._batch_s = 0.8 * self._batch_s + 0.2 * took if self._batch_s else took
+            self.cost.add(len(items), took)
         at = 0
         for turn in live:
             turn.future.set_result(results[at:at + len(turn.work)])

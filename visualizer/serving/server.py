@@ -69,7 +69,9 @@ class Server:
             self.store.sweep()
             stats = self.scheduler.stats() if self.scheduler is not None else {}
             activity = (stats.get("batches"), stats.get("prefill_chunks"))
-            if activity == last:
+            if activity == last:  # nothing ran since the last round: give freed memory back
+                if self.engine is not None:
+                    self.engine.pool.release_free_memory()
                 give_back()
             last = activity
 

@@ -40,7 +40,7 @@ class ServerSettings:
     queue_size: int = 512  # events waiting in the web queue
     concurrency_limit: int = 128  # model events in flight at once (they wait in the scheduler, not here)
     max_batch: int = 32  # rows in one batched forward pass
-    prefill_chunk: int = 256  # prompt tokens per turn: a long prompt delays others by one chunk
+    prefill_chunk: int = 128  # prompt tokens per turn: a long prompt delays a click by one chunk (<1 s on 2 CPU cores)
     max_prefill_tokens: int = 65_536  # prompt tokens waiting to be read, server-wide
     max_new_tokens: int = MAX_NEW_TOKENS  # per message, for every route (UI and API)
     max_pending: int = 32  # actions of one session waiting their turn
