@@ -1,12 +1,13 @@
 """Edits of a conversation as pure functions: a list of messages in, a new list out (the input is never changed).
 
 An edit that does not apply (an index out of range, an unknown role, a full conversation) returns
-the conversation unchanged.
+the conversation unchanged; a message's text is cut at the per-message limit here, on the server,
+whatever the browser's text box let through (a crafted request can send anything).
 What is left out: validation of whole conversations (`engine/conversation.py`) and components.
 """
 
 from visualizer.engine.conversation import ROLES
-from visualizer.engine.limits import MAX_MESSAGES
+from visualizer.engine.limits import MAX_MESSAGE_CHARS, MAX_MESSAGES
 
 
 def add_message(messages):
@@ -41,4 +42,5 @@ def set_content(messages, index, content):
     messages = list(messages or [])
     if not 0 <= index < len(messages):
         return messages
-    return [dict(m, content=content or "") if i == index else m for i, m in enumerate(messages)]
+    content = content if isinstance(content, str) else ""
+    return [dict(m, content=content[:MAX_MESSAGE_CHARS]) if i == index else m for i, m in enumerate(messages)]

@@ -110,6 +110,14 @@ def test_conversation_edits_never_change_their_input():
     assert messages == copy
 
 
+def test_a_message_edit_is_cut_at_the_limit_on_the_server():
+    from visualizer.engine.limits import MAX_MESSAGE_CHARS
+
+    edited = edits.set_content([{"role": "user", "content": ""}], 0, "x" * (3 * 2**20))  # a crafted 3 MiB input
+    assert len(edited[0]["content"]) == MAX_MESSAGE_CHARS
+    assert edits.set_content([{"role": "user", "content": "a"}], 0, {"not": "text"})[0]["content"] == ""
+
+
 def test_saved_tokens_are_kept_until_an_action_changes_them():
     shared = SimpleNamespace(saved_decoding="saved", controls=None)
     page = PageSession(ctx=None, shared=shared)
