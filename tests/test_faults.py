@@ -15,10 +15,9 @@ import json
 import re
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from browser_support import CHROMIUM, open_page, open_tab, wait_chips, wait_loaded
+from browser_support import browser, open_page, open_tab, wait_chips, wait_loaded  # noqa: F401 (a fixture)
 from gradio_client.exceptions import AppError
 
 import app_server
@@ -29,18 +28,6 @@ from app_process import AppServer, cache_dir_copy, client, stats  # noqa: E402
 
 CHIPS = "#generated-text"
 ONE_ATTENDEE_POOL = "4MiB"  # about 90 tokens of SmolLM2: one attendee's row, not two
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        yield launched
-        launched.close()
 
 
 def fresh_server(tmp_path, **env):
@@ -159,7 +146,7 @@ def test_a_tab_closed_mid_run_stops_the_run_and_gives_its_rows_back(browser, tmp
             page.locator("#max-new input").first.fill("200")
             page.locator("#max-new input").first.press("Tab")
             page.locator("#run-btn").click()
-            wait_chips(page, CHIPS, 3)
+            page.wait_for_function(f"document.querySelectorAll('{CHIPS} .chip').length >= 3")
             running = stats(api)
             assert running["pool_bytes"] > start["pool_bytes"]
         finally:

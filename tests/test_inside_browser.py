@@ -10,42 +10,17 @@ artifacts/screenshots/8-inside-<lang>-<width>.png.
 """
 
 import contextlib
-from pathlib import Path
 
 import pytest
+from browser_support import SHOTS, app_url, browser  # noqa: F401 (fixtures)
 
 import app_server
 from ui.texts import EN, ES
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = app_server.REPO / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 TIMEOUT_MS = 90_000  # a loaded 2-core machine can take seconds per forward pass
 SIZES = ((1366, 768), (390, 844))
-
-if not CHROMIUM.exists():
-    pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    yield app_server.launch()
-    app_server.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
 
 @contextlib.contextmanager
 def forward_calls(runner):

@@ -12,23 +12,16 @@ import json
 from pathlib import Path
 
 import pytest
+from browser_support import SHOTS, browser  # noqa: F401 (a fixture)
 
 import room_app
 from room_app import INSTRUCTOR_KEY
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = room_app.app_server.REPO / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 DESKTOP, PHONE = {"width": 1366, "height": 768}, {"width": 390, "height": 844}
 TIMEOUT_MS = 60_000
 HOSTILE = "<img src=x onerror=alert(1)>${alert(2)}"
-
-if not CHROMIUM.exists():
-    pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}", allow_module_level=True)
-
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
@@ -36,17 +29,6 @@ def app(tmp_path_factory):
     app.launch()
     yield app
     app.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser, url, locale="en-US", viewport=DESKTOP):

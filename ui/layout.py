@@ -72,11 +72,13 @@ def build_demo(ctx, tab_builders=TAB_BUILDERS):
               **shared.control_group)
 
         def page_closed(request: gr.Request):
-            """A tab closed: its session's KV rows go back at once; its tokens stay until it expires (an
-            unload carries no page token, so it may come from anyone who knows the hash: it frees memory,
-            never work)."""
+            """A tab closed: a run it started stops before its next token (the Stop flag) and the
+            session's KV rows go back once nothing runs; its tokens stay until it expires (an unload
+            carries no page token, so it may come from anyone who knows the hash: it frees memory and
+            stops a run, never loses work)."""
             session = ctx.store.get(getattr(request, "session_hash", None))
             if session is not None:
+                session.data["stop"] = True
                 session.try_evict(or_when_idle=True)
         demo.unload(page_closed)
     return demo
