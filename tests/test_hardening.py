@@ -161,10 +161,10 @@ def test_runs_do_not_starve_a_click_and_a_cancelled_run_stops_within_a_step(serv
         jobs.append(runner.submit(CAP, api_name="/run"))
     while min(len(job.outputs()) for job in jobs) < 3:
         time.sleep(0.05)
-    for _ in range(5):  # a click waits for the pass in flight and takes the next: never a whole run
+    for _ in range(5):  # a click waits for a short pass or two, never for the runs: they make 4 x 64 steps
         before = stats(attendee)["batches"]
         attendee.predict(api_name="/step")
-        assert stats(attendee)["batches"] - before <= 3
+        assert stats(attendee)["batches"] - before <= 8
     made_at_cancel = []
     for job in jobs:
         job.cancel()

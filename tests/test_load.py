@@ -1,8 +1,8 @@
 """A small load test: 6 attendees at once on `python app.py` with a KV pool that holds about two of them.
 
-Checked: no call fails (a step that finds the pool full waits for another attendee's row to go idle),
-every attendee's final ids equal a replay of its actions alone (so sessions are isolated and evicted
-rows rebuild to the same state), and rows were in fact evicted.
+Checked: no call fails, but for a step refused after waiting for room in the full pool (the attendee
+stops there, its tokens kept); every attendee's ids equal a replay of the actions it made, alone (so
+sessions are isolated and evicted rows rebuild to the same state); and rows were in fact evicted.
 The same code as `bench/load_test.py` (30 attendees × 20 actions, with latency figures), smaller.
 """
 

@@ -34,8 +34,10 @@ def register(ctx):
     endpoints = Endpoints(ctx)
     group = dict(concurrency_id="model", concurrency_limit=ctx.settings.concurrency_limit)
     gr.api(endpoints.tokens, api_name="tokens", concurrency_id="views", concurrency_limit=8)
-    for name in ("start", "step", "force", "undo", "run"):
+    for name in ("start", "step", "force", "undo"):
         gr.api(getattr(endpoints, name), api_name=name, **group)
+    # Runs have slots of their own: however many run, a click always finds a free one.
+    gr.api(endpoints.run, api_name="run", concurrency_id="runs", concurrency_limit=ctx.settings.concurrency_limit)
     gr.api(endpoints.stats, api_name="stats", api_visibility="undocumented", concurrency_limit=None)
     return endpoints
 

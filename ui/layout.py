@@ -56,6 +56,8 @@ def build_demo(ctx, tab_builders=TAB_BUILDERS):
             saved_decoding=gr.BrowserState({}, storage_key="llm-viz-decoding", secret=secret),
             model_group=dict(concurrency_id="model", concurrency_limit=ctx.settings.concurrency_limit,
                              api_visibility="private"),
+            run_group=dict(concurrency_id="runs", concurrency_limit=ctx.settings.concurrency_limit,
+                           api_visibility="private"),
             views_group=dict(concurrency_id="views", concurrency_limit=VIEWS_CONCURRENCY, api_visibility="private"),
             control_group=dict(concurrency_id="control", concurrency_limit=CONTROL_CONCURRENCY,
                                api_visibility="private"),
@@ -118,7 +120,7 @@ def launch_options(ctx):
         i18n=translations(ctx.forced_language),
         app_kwargs=http.app_kwargs(ctx.settings),
         # Every event in flight holds a worker thread: room for every group, and a few for the rest.
-        max_threads=ctx.settings.concurrency_limit + VIEWS_CONCURRENCY + CONTROL_CONCURRENCY + SPARE_THREADS,
+        max_threads=2 * ctx.settings.concurrency_limit + VIEWS_CONCURRENCY + CONTROL_CONCURRENCY + SPARE_THREADS,
     )
 
 

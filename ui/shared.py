@@ -42,6 +42,7 @@ class Shared:
     saved_conversation: gr.BrowserState  # {"messages", "add_generation_prompt", "thinking"}
     saved_decoding: gr.BrowserState  # {"snapshot": Workspace.snapshot(), "settings": {elem id: value}}
     model_group: dict  # event kwargs of events that run the model
+    run_group: dict  # ... of the events that run the model for many tokens (runs): slots of their own
     views_group: dict  # event kwargs of light events (text views, conversation edits)
     control_group: dict  # event kwargs of Stop-like events (never behind model events)
     controls: object = None  # decoding_controls.DecodingControls, made by the Decoder tab

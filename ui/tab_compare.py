@@ -68,13 +68,14 @@ def build(ctx, shared):
     actions = CompareActions(ctx, page, ui)
     inputs = page.inputs()
     model = dict(shared.model_group, show_progress="hidden")
+    runs = dict(shared.run_group, show_progress="hidden")
     lockstep_outputs = actions.lockstep_outputs()
     gr.on([step.click], actions.step, inputs=inputs, outputs=lockstep_outputs, trigger_mode="multiple", **model)
     gr.on([reset.click], actions.reset, inputs=inputs, outputs=lockstep_outputs, trigger_mode="multiple", **model)
     gr.on([tab.select], actions.show, inputs=inputs, outputs=lockstep_outputs, trigger_mode="always_last", **model)
-    gr.on([run.click], actions.run, inputs=inputs, outputs=lockstep_outputs, trigger_mode="once", **model)
+    gr.on([run.click], actions.run, inputs=inputs, outputs=lockstep_outputs, trigger_mode="once", **runs)
     gr.on([pair_button.click], actions.pair, inputs=inputs | {json_a, json_b, pair_steps},
-          outputs=actions.pair_outputs(), trigger_mode="once", **model)
+          outputs=actions.pair_outputs(), trigger_mode="once", **runs)
     gr.on([stop.click], page.stop_handler(status), inputs={shared.token}, outputs=[status],
           show_progress="hidden", **shared.control_group)
 

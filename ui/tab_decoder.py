@@ -59,6 +59,7 @@ def build(ctx, shared):
     actions = DecoderActions(ctx, page, ui)
     inputs, outputs = page.inputs(), actions.outputs()
     model = dict(shared.model_group, show_progress="hidden")
+    runs = dict(shared.run_group, show_progress="hidden")  # however many runs go on, clicks keep their slots
     for triggers, handler, extra in (
         ([step.click], actions.step, set()),
         ([undo.click], actions.undo, set()),
@@ -68,8 +69,8 @@ def build(ctx, shared):
         ([chart.click], actions.force_bar, set()),
     ):
         gr.on(triggers, handler, inputs=inputs | extra, outputs=outputs, trigger_mode="multiple", **model)
-    gr.on([run.click], actions.run, inputs=inputs, outputs=outputs, trigger_mode="once", **model)
-    gr.on([burst.click], actions.burst, inputs=inputs, outputs=outputs, trigger_mode="once", **model)
+    gr.on([run.click], actions.run, inputs=inputs, outputs=outputs, trigger_mode="once", **runs)
+    gr.on([burst.click], actions.burst, inputs=inputs, outputs=outputs, trigger_mode="once", **runs)
     gr.on([stop.click], page.stop_handler(status), inputs={shared.token}, outputs=[status], trigger_mode="multiple",
           show_progress="hidden", **shared.control_group)
     gr.on([tab.select, controls.max_new.input], actions.show, inputs=inputs, outputs=outputs,
