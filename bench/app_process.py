@@ -3,7 +3,8 @@ fault and hardening tests and benchmarks share.
 
 `AppServer(env=..., cache_dir=...)` runs `python app.py --host 127.0.0.1 --port <free port>`;
 `start()` waits until it answers, `stop(kill=True)` is a crash, `start()` again reuses the port.
-`client(url)` is one gradio_client session (its own cookie); `stats(api)` the server's /stats;
+`client(url)` is one gradio_client session (its own cookie); `stats(api)` the server's /stats,
+`settle(api)` waits until it stops stepping;
 `rss(server)` its resident memory. Traffic goes to 127.0.0.1 only.
 What is left out: what the tests do with them.
 """
@@ -144,6 +145,19 @@ def stats(api):
     """The server's figures (/stats): sessions, evictions, refused, batches and batched steps (forward
     passes and the steps they served), pool bytes, rss_bytes..."""
     return api.predict(api_name="/stats")
+
+
+def settle(api, quiet_s=0.5, timeout_s=60):
+    """Wait until the server has made no step for `quiet_s` (its runs are over); AssertionError after
+    `timeout_s`."""
+    deadline, last = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        now = stats(api)["batched_steps"]
+        if now == last:
+            return
+        last = now
+        time.sleep(quiet_s)
+    raise AssertionError("the server kept stepping")
 
 
 def rss(server):

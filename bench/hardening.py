@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_process import AppServer, client, rss, stats  # noqa: E402
+from app_process import AppServer, client, rss, settle, stats  # noqa: E402
 
 STORY = json.dumps([{"role": "user", "content": "Write a long story about a lighthouse keeper."}])
 MIB = 2**20
@@ -109,15 +109,6 @@ def memory_rounds(server, rounds, per_round):
     figures = stats(client(server.url))
     return {"rss_before_rounds": before, "rss_peak": peak, "rss_after_load": loaded, "rss_after_idle": rss(server),
             "pool_after_idle": figures["pool_bytes"], "sessions_after_idle": figures["sessions"]}
-
-
-def settle(api, quiet_s=0.5, timeout_s=60):
-    deadline, last = time.monotonic() + timeout_s, None
-    while time.monotonic() < deadline:
-        now = stats(api)["batched_steps"]
-        if now == last:
-            return
-        last, _ = now, time.sleep(quiet_s)
 
 
 def table(f, runs, prompts, rounds, per_round):

@@ -4,9 +4,9 @@
 prompt; creates or restarts this client's session), /step, /force (token id), /undo, /run (n steps,
 streamed: an answer every RUN_ANSWER_S with the steps since the last, so a long run costs the same
 per token and forty runs do not flood the server with messages; the last answer holds all of them;
-cancelling the job stops it within one step). `/start`'s parameters are the contract's (conversation, temperature, top_k, top_p,
-seed, max_new_tokens, top) followed by every other knob of `engine/knobs.py`, so a new knob reaches
-the API without touching this file. A session belongs to the client cookie it was created with
+cancelling the job stops it before its next step: see `http.CancelHook`). `/start`'s parameters
+are the contract's (conversation, temperature, top_k, top_p, seed, max_new_tokens, top) followed
+by every other knob of `engine/knobs.py`, so a new knob reaches the API without touching this file. A session belongs to the client cookie it was created with
 (gradio_client keeps it from /config); /step and the rest never create one: without a session
 they answer "session expired: call /start". Every limit is the server's (max new tokens
 included). Bad input raises `gr.Error` with one line. /stats (undocumented) gives server figures.
@@ -100,14 +100,17 @@ class Endpoints:
         except InputError as error:
             raise gr.Error(str(error), print_exception=False) from None
         records, decoder, shown, last_answer = [], None, 0, time.monotonic()
-        while len(records) < n:
-            def one():
+        stopped = False
+        while len(records) < n and not stopped:
+            def one(first=decoder is None):
                 with self._session(request) as session:
+                    if first:  # a cancel of an earlier run does not stop this one
+                        session.data["stop"] = False
                     decoder = self._decoder(session)
-                    if not decoder.stop:
+                    if not decoder.stop and not session.data.get("stop"):
                         records.append(decoder.step(interactive=False))
-                    return decoder
-            decoder = _answer(one)
+                    return decoder, session.data.get("stop")
+            decoder, stopped = _answer(one)
             if decoder.stop or len(records) == n:
                 break
             if time.monotonic() - last_answer >= RUN_ANSWER_S:  # each answer: the steps since the last one

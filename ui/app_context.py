@@ -83,6 +83,13 @@ class AppContext:
             raise refuse("no_owner")
         return hashlib.sha256(cookie.encode("utf-8")).hexdigest()[:24]
 
+    def cancel_runs(self, session_hash, cookie):
+        """A client cancelled an event (HTTP /cancel): its API session's run stops before its next
+        step. Only the cookie that owns the session may (a browser's page session is never touched)."""
+        session = self.store.get(session_hash)
+        if session is not None and cookie and session.owner == cookie:
+            session.data["stop"] = True
+
     @staticmethod
     def address(request):
         client = getattr(request, "client", None)

@@ -6,9 +6,13 @@
 - `ClientCookie` gives every client a random HttpOnly cookie on its first page or /config response.
   gradio_client keeps the cookies of its /config response, so API sessions are bound to it: a
   session created with a cookie answers only requests that carry the same cookie.
+- `CancelHook` tells the app of every /cancel (its session hash and cookie) before Gradio handles
+  it: Gradio only cancels the waiting task, and a generator's thread goes on to its next answer, so
+  the app raises the session's stop flag and a cancelled API run stops within one step.
 What is left out: page tokens for UI events (issued by the page-load event, see `app_context.py`).
 """
 
+import json
 import secrets
 
 from starlette.middleware import Middleware
@@ -16,6 +20,13 @@ from starlette.middleware import Middleware
 from .app_context import CLIENT_COOKIE
 
 _ISSUING_PATHS = ("/", "/config", "/gradio_api/config")
+_CANCEL_BODY_BYTES = 4096  # a cancel body is {"session_hash", "fn_index", "event_id"}: anything longer is not read
+
+
+def _cookie(scope, name):
+    cookies = dict(scope["headers"]).get(b"cookie", b"").decode("latin-1")
+    pairs = (part.strip().partition("=") for part in cookies.split(";"))
+    return next((value for key, _, value in pairs if key == name), None)
 
 
 class ClientCookie:
@@ -27,8 +38,7 @@ class ClientCookie:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"].rstrip("/") not in {p.rstrip("/") for p in _ISSUING_PATHS}:
             return await self.app(scope, receive, send)
-        cookies = dict(scope["headers"]).get(b"cookie", b"").decode("latin-1")
-        if f"{CLIENT_COOKIE}=" in cookies:
+        if _cookie(scope, CLIENT_COOKIE):
             return await self.app(scope, receive, send)
         cookie = f"{CLIENT_COOKIE}={secrets.token_urlsafe(24)}; HttpOnly; SameSite=Lax; Path=/"
 
@@ -40,5 +50,39 @@ class ClientCookie:
         await self.app(scope, receive, send_with_cookie)
 
 
-def app_kwargs(settings):
-    return {"max_body_size": settings.max_body_bytes, "middleware": [Middleware(ClientCookie)]}
+class CancelHook:
+    """Pure ASGI: on `POST .../cancel`, reads the (small) body, calls `on_cancel(session_hash, cookie)`,
+    then hands the same body on to Gradio."""
+
+    def __init__(self, app, on_cancel):
+        self.app = app
+        self.on_cancel = on_cancel
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].rstrip("/").endswith("/cancel"):
+            return await self.app(scope, receive, send)
+        messages, body = [], b""
+        while len(body) <= _CANCEL_BODY_BYTES:
+            message = await receive()
+            messages.append(message)
+            body += message.get("body", b"")
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        else:
+            body = b""
+        try:
+            session_hash = json.loads(body).get("session_hash") if body else None
+        except (ValueError, AttributeError):
+            session_hash = None
+        if isinstance(session_hash, str):
+            self.on_cancel(session_hash, _cookie(scope, CLIENT_COOKIE))
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+        await self.app(scope, replay, send)
+
+
+def app_kwargs(settings, on_cancel):
+    """FastAPI options: the body cap, the client cookie, `on_cancel(session_hash, cookie)` on /cancel."""
+    return {"max_body_size": settings.max_body_bytes,
+            "middleware": [Middleware(ClientCookie), Middleware(CancelHook, on_cancel=on_cancel)]}

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from . import api, api_inside, api_room, http, inside_tab, room_tab, tab_compare, tab_conversation, tab_decoder, \
-    tab_text, tab_tokens
+from . import api, api_inside, api_room, http, inside_tab, room_tab, stream_diff, tab_compare, tab_conversation, \
+    tab_decoder, tab_text, tab_tokens
 from .client_js import HEADER_JS, PAGE_JS
 from .shared import CONTROL_CONCURRENCY, VIEWS_CONCURRENCY, Shared
 from .texts import TEXTS, texts_for
@@ -37,6 +37,7 @@ def build_demo(ctx, tab_builders=TAB_BUILDERS):
     texts = texts_for(language)
     i18n = translations(ctx.forced_language)
     secret = browser_secret(ctx.cache_dir)
+    stream_diff.install()  # streamed answers with shrinking inner lists arrive intact
     # No usage reports to Gradio: the instructor may be offline, and attendees did not opt in.
     with gr.Blocks(title=texts["title"], analytics_enabled=False, fill_width=True) as demo:
         # API endpoints first: events named after their functions would otherwise take their names.
@@ -118,7 +119,7 @@ def launch_options(ctx):
         css_paths=[STATIC / "style.css", STATIC / "room.css"],
         js=PAGE_JS,
         i18n=translations(ctx.forced_language),
-        app_kwargs=http.app_kwargs(ctx.settings),
+        app_kwargs=http.app_kwargs(ctx.settings, ctx.cancel_runs),
         # Every event in flight holds a worker thread: room for every group, and a few for the rest.
         max_threads=2 * ctx.settings.concurrency_limit + VIEWS_CONCURRENCY + CONTROL_CONCURRENCY + SPARE_THREADS,
     )

@@ -127,6 +127,42 @@ def test_a_long_prompt_is_read_in_chunks_and_steps_get_in_between(scheduled, pro
     assert reader.cache_length() == 600
 
 
+def test_clicks_that_keep_coming_do_not_starve_a_prompt(scheduled, prompt, monkeypatch):
+    """While every batch runs, another attendee's click arrives (a room stepping out of step): the
+    prompt still gets a chunk after each batch of clicks, long before the clicks stop."""
+    from visualizer.serving import scheduler as scheduler_module
+    server = scheduled(chunk=16)
+    clickers = [Decoder(server, prompt, SamplingSettings.sampled(seed=i), 4) for i in range(40)]
+    for clicker in clickers:
+        clicker.start()
+    reader = Decoder(server, (prompt * 20)[:160], max_new_tokens=4)  # 10 chunks
+    real_run_batch, arrivals, left_when_read = scheduler_module.stepper.run_batch, [], []
+
+    def run_batch(runner, items):
+        if len(arrivals) < len(clickers):  # a click arrives while this batch runs
+            waiting = server.turns.waiting
+            arrivals.append(in_threads([clickers[len(arrivals)].step]))
+            wait_until(lambda: server.turns.waiting > waiting)
+        return real_run_batch(runner, items)
+    monkeypatch.setattr(scheduler_module.stepper, "run_batch", run_batch)
+
+    def read():
+        reader.start()
+        left_when_read.append(len(clickers) - len(arrivals))
+    release, join_hold = held(server.turns)
+    join_read = in_threads([read])
+    wait_until(lambda: server.turns.waiting == 1)
+    arrivals.append(in_threads([clickers[0].step]))
+    wait_until(lambda: server.turns.waiting == 2)
+    release.set()
+    join_hold()
+    join_read()
+    for join in arrivals:
+        join()
+    assert reader.cache_length() == 160
+    assert left_when_read[0] >= 10  # read while clicks kept coming (about one batch of clicks per chunk)
+
+
 def test_too_many_prompt_tokens_waiting_are_refused_clearly(scheduled, prompt):
     server = scheduled(max_prefill_tokens=len(prompt) + 10)
     first, second = Decoder(server, prompt, max_new_tokens=4), Decoder(server, prompt, max_new_tokens=4)

@@ -12,8 +12,9 @@ server). Request threads hand in work and wait; a dedicated model thread does it
   time per arrival, half a batch's time at most), so a room shares one pass instead of splitting
   into small batches; a lone click does not wait.
 - `prefill(branch)`: a prompt is fed `chunk` tokens per turn; after each chunk it goes to the back
-  of the queue, and a click waiting goes before the next chunk, so a long prompt delays a click by
-  at most the chunk in flight, not by its whole length. The prompt
+  of the queue, and a click waiting goes before the next chunk (one batch of clicks at most: then
+  the chunk goes, so clicks that never stop coming cannot starve a prompt), so a long prompt delays a
+  click by at most the chunk in flight, not by its whole length. The prompt
   tokens waiting to be prefilled are capped server-wide (`max_prefill_tokens`): past that a new
   prompt is refused with a clear message instead of queueing behind minutes of work.
 - `call(function)`: anything else that needs the model alone (a fork, an on-demand special pass).
@@ -62,6 +63,7 @@ class _Turn:
         self.interactive = interactive
         self.tokens = tokens  # prompt tokens still to prefill
         self.future = Future()
+        self.passed_over = 0  # batches of clicks served while this (non-advance) turn was the oldest
         self.not_before = 0.0  # a turn waiting for room is not tried again before this (monotonic) time
         self.room_deadline = None  # ... and fails after this one
 
@@ -202,12 +204,19 @@ class Scheduler:
 
     def _take(self):
         """The next turns to serve together (queue lock held): a click (an interactive advance) waiting
-        goes before anything else; otherwise the oldest turn decides."""
+        goes before anything else, but the oldest turn, when it is a prompt chunk or a call, lets one
+        batch go first at most (clicks that keep coming cannot starve a prompt); otherwise the oldest
+        turn decides."""
         ready = self._ready()
-        head = next((turn for turn in ready if turn.kind == "advance" and turn.interactive), ready[0])
+        oldest = ready[0]
+        head = oldest if oldest.passed_over else \
+            next((turn for turn in ready if turn.kind == "advance" and turn.interactive), oldest)
         if head.kind != "advance":
             self._queue.remove(head)
+            head.passed_over = 0
             return [head]
+        if oldest.kind != "advance":
+            oldest.passed_over += 1
         waiting = [turn for turn in ready if turn.kind == "advance"]
         waiting.sort(key=lambda turn: not turn.interactive)  # stable: clicks first, then runs, each by arrival
         for_runs = self.cost.rows_within(RUN_BATCH_FACTOR, self.max_batch)
