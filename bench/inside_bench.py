@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from visualizer.engine.decoder import Decoder  # noqa: E402
 from visualizer.engine.engine import Engine  # noqa: E402
 from visualizer.engine.inspection import inspect  # noqa: E402
-from visualizer.engine.kvpool import TRASH_PAGE, PageView, build_mask  # noqa: E402
+from visualizer.engine.kvpool import TRASH_PAGE  # noqa: E402
+from visualizer.engine.page_view import PageView, build_mask  # noqa: E402
 from visualizer.engine.models import CACHE_ENV, load_model  # noqa: E402
 from visualizer.engine.sampling import SamplingSettings  # noqa: E402
 from visualizer.engine.stage_view import decoder_stage_view  # noqa: E402

@@ -99,19 +99,8 @@ def check(model, device):
     print(f"## pooled KV check on {torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}, "
           f"{model.config.num_hidden_layers} layers, {model.dtype}, transformers {transformers.__version__}\n")
     # a. no host sync inside a pooled step (eager now: nothing is captured yet)
-    checked = "ok" if device.type == "cuda" else "ran (no CUDA: syncs not checked)"
     tokens = tokens_for(ROWS)  # made before: a copy from pageable host memory is a sync
-    if device.type == "cuda":
-        torch.cuda.set_sync_debug_mode("error")
-    try:
-        step(rows, tokens, graphs=True)
-        print(f"- a. eager pooled 32-row step under sync_debug_mode('error'): {checked}")
-    except RuntimeError as error:
-        print(f"- a. eager pooled 32-row step under sync_debug_mode('error'): FAIL {error}")
-        failures.append("sync in eager step")
-    finally:
-        if device.type == "cuda":
-            torch.cuda.set_sync_debug_mode("default")
+    without_sync("a. eager pooled 32-row step", lambda: step(rows, tokens, graphs=True), device, failures)
 
     # b. capture the buckets seen (a step queues its bucket first), then replay == eager
     cases = [("1 row", rows[:1]), ("3 short rows", short), (f"{TIMED_ROWS} rows", rows[:TIMED_ROWS])]
@@ -129,17 +118,7 @@ def check(model, device):
         compare(f"b. graph replay vs eager, {name}", step(handles, tokens, False), step(handles, tokens, True),
                 failures)
     tokens = tokens_for(ROWS)
-    if device.type == "cuda":
-        torch.cuda.set_sync_debug_mode("error")
-    try:
-        step(rows, tokens, graphs=True)
-        print(f"- a. graph replay of 32 rows under sync_debug_mode('error'): {checked}")
-    except RuntimeError as error:
-        print(f"- a. graph replay of 32 rows under sync_debug_mode('error'): FAIL {error}")
-        failures.append("sync in graph step")
-    finally:
-        if device.type == "cuda":
-            torch.cuda.set_sync_debug_mode("default")
+    without_sync("a. graph replay of 32 rows", lambda: step(rows, tokens, graphs=True), device, failures)
     token = tokens_for(1)
 
     def lone_step():
@@ -164,6 +143,22 @@ def check(model, device):
     print(f"\n{'FAILED: ' + ', '.join(failures) if failures else 'all checks passed'}")
     return not failures
 
+
+
+def without_sync(label, run, device, failures):
+    """Run `run()` under sync_debug_mode('error') on CUDA and print whether it synced with the host."""
+    checked = "ok" if device.type == "cuda" else "ran (no CUDA: syncs not checked)"
+    if device.type == "cuda":
+        torch.cuda.set_sync_debug_mode("error")
+    try:
+        run()
+        print(f"- {label} under sync_debug_mode('error'): {checked}")
+    except RuntimeError as error:
+        print(f"- {label} under sync_debug_mode('error'): FAIL {error}")
+        failures.append(f"sync in {label}")
+    finally:
+        if device.type == "cuda":
+            torch.cuda.set_sync_debug_mode("default")
 
 def main():
     parser = argparse.ArgumentParser()

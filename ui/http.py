@@ -82,7 +82,10 @@ class CancelHook:
         await self.app(scope, replay, send)
 
 
-def app_kwargs(settings, on_cancel):
-    """FastAPI options: the body cap, the client cookie, `on_cancel(session_hash, cookie)` on /cancel."""
-    return {"max_body_size": settings.max_body_bytes,
-            "middleware": [Middleware(ClientCookie), Middleware(CancelHook, on_cancel=on_cancel)]}
+def app_kwargs(settings, on_cancel=None):
+    """FastAPI options: the body cap, the client cookie and, given `on_cancel(session_hash, cookie)`,
+    the cancel hook."""
+    middleware = [Middleware(ClientCookie)]
+    if on_cancel is not None:
+        middleware.append(Middleware(CancelHook, on_cancel=on_cancel))
+    return {"max_body_size": settings.max_body_bytes, "middleware": middleware}

@@ -23,7 +23,8 @@ models spread over several devices (the pool lives on one).
 import torch
 
 from .graphs import StepGraphs, packed_inputs, unpack
-from .kvpool import TRASH_PAGE, PageView, Reservation, forward_over
+from .kvpool import TRASH_PAGE, Reservation
+from .page_view import PageView, forward_over
 from .probe import device_probe, probe_forward
 
 

@@ -15,7 +15,8 @@ import logging
 
 import torch
 
-from .kvpool import TRASH_PAGE, PageView, forward_over
+from .kvpool import TRASH_PAGE
+from .page_view import PageView, forward_over
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32)
 MIN_PAGES_BUCKET = 4

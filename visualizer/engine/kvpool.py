@@ -1,4 +1,4 @@
-"""One paged KV pool shared by every session, and the transformers `Cache` view a forward runs on.
+"""One paged KV pool shared by every session: pages, block tables, reservations, fork, undo, eviction.
 
 Per layer, keys and values are tensors [num_pages, page_size, kv_heads, head_dim]. A session is an
 int handle owning a block table (page ids) and a length. Page 0 is the trash page: never handed
@@ -12,8 +12,8 @@ Memory: on the CPU the pages are `torch.empty` (nothing is touched at creation, 
 size grows with use and never passes the budget) and a page is zeroed the first time it is handed
 out: masked garbage can be NaN, and NaN times a zero attention weight still poisons sdpa. A reused
 page holds finite old values, which the mask hides. `release_free_memory()` hands the memory of
-free pages back to the system (madvise DONTNEED: they read as zeros, or keep finite old values at
-their edges, when next used), so after a busy hour the server shrinks again; the server calls it
+free pages back to the system (`host_pages.discard`: they read as zeros, or keep finite old values
+at their edges, when next used), so after a busy hour the server shrinks again; the server calls it
 when idle. On CUDA everything is zeroed at creation and the pool keeps its memory.
 Reads always gather the rows' pages (`index_select`). Reading a single row's consecutive pages as a
 plain slice (no copy), with an allocator preferring consecutive pages, was tried and measured on
@@ -25,10 +25,7 @@ The bookkeeping (tables, lengths, reference counts, free pages) is guarded by on
 session's rows can be freed from any thread; forward passes run from one thread at a time (the
 server's model thread), and no handle in a forward is freed meanwhile (its session is in use).
 
-`PageView.update` writes the new K/V in place (`index_copy_` into a flat token view) and returns the
-rows' pages as [rows, kv_heads, pages * page_size, head_dim]; `build_mask` gives the matching 4D
-additive mask (a 4D mask reaches the attention untouched in transformers 5.24, so the view needs no
-other Cache method). Neither syncs with the host nor branches on tensor values: capturable.
+A forward reads and writes the pages through `page_view.PageView`.
 
 Why not transformers' continuous batching cache (`generation/continuous_batching`, 5.24):
 full-vocab logits never leave its step (reduced to a token id by `_sample`, model_runner.py:195-248);
@@ -43,15 +40,13 @@ What is left out: sliding-window and linear-attention layers (refused), prefix c
 shared by fork only), offloading, quantized pages, flash-attention paged kernels.
 """
 
-import ctypes
-import ctypes.util
 import functools
-import mmap
 import threading
 from dataclasses import dataclass
 
 import torch
-from transformers.cache_utils import Cache
+
+from .host_pages import can_discard, discard, page_aligned_empty
 
 TRASH_PAGE = 0
 
@@ -71,57 +66,6 @@ def _locked(method):
         with self._lock:
             return method(self, *args, **kwargs)
     return guarded
-
-
-def build_mask(starts, q, kv_len, dtype):
-    """starts (N,) long, tokens already cached per row -> additive mask (N, 1, q, kv_len).
-
-    Query i of row b sits at position starts[b] + i and sees keys 0..starts[b] + i; later keys,
-    padding and stale slots get finfo(dtype).min. A padding row (start 0) still sees key 0 of the
-    trash page, so no row is fully masked (sdpa would give NaN)."""
-    keys = torch.arange(kv_len, device=starts.device)
-    queries = torch.arange(q, device=starts.device)
-    visible = keys.view(1, 1, -1) <= (starts.view(-1, 1, 1) + queries.view(1, -1, 1))
-    zero = torch.zeros((), dtype=dtype, device=starts.device)
-    hidden = torch.full((), torch.finfo(dtype).min, dtype=dtype, device=starts.device)
-    return torch.where(visible, zero, hidden).unsqueeze(1)
-
-
-class PageView(Cache):
-    """The `cache=` of one forward over rows of pages.
-
-    keys/values: per-layer page tensors; write_slots (rows * q,): page * page_size + offset of each
-    new token; block_table (rows, pages), padded with TRASH_PAGE."""
-
-    def __init__(self, keys, values, page_size, write_slots, block_table):
-        super().__init__(layers=[])
-        self.keys, self.values, self.page_size = keys, values, page_size
-        self.write_slots, self.block_table = write_slots, block_table
-
-    @property
-    def kv_len(self):
-        return self.block_table.shape[1] * self.page_size
-
-    def update(self, key_states, value_states, layer_idx, *args, **kwargs):
-        rows, heads, q, dim = key_states.shape
-        return (self._write_and_read(self.keys[layer_idx], key_states, rows, heads, q, dim),
-                self._write_and_read(self.values[layer_idx], value_states, rows, heads, q, dim))
-
-    def _write_and_read(self, pages, states, rows, heads, q, dim):
-        new = states.transpose(1, 2).reshape(rows * q, heads, dim)
-        pages.view(-1, heads, dim).index_copy_(0, self.write_slots, new)
-        read = pages.index_select(0, self.block_table.reshape(-1))
-        return read.view(rows, self.kv_len, heads, dim).transpose(1, 2)
-
-
-def forward_over(model, input_ids, starts, view, keep):
-    """The model's forward over a PageView: input_ids (rows, q), starts (rows,) -> logits (rows, keep, V).
-    Every tensor is on the model's device already; nothing here syncs with the host."""
-    q = input_ids.shape[1]
-    positions = starts.view(-1, 1) + torch.arange(q, device=starts.device)
-    mask = build_mask(starts, q, view.kv_len, model.dtype)
-    return model(input_ids=input_ids, position_ids=positions, attention_mask=mask, cache=view,
-                 use_cache=True, logits_to_keep=keep).logits
 
 
 @dataclass
@@ -154,7 +98,7 @@ class KVPool:
         shape = (num_pages, page_size, self.kv_heads, self.head_dim)
         on_cuda = self.device.type == "cuda"
         make = (lambda: torch.zeros(shape, dtype=dtype, device=self.device)) if on_cuda else \
-            (lambda: _page_aligned(shape, dtype))
+            (lambda: page_aligned_empty(shape, dtype))
         self.keys = [make() for _ in range(self.num_layers)]
         self.values = [make() for _ in range(self.num_layers)]
         self.refs = [0] * num_pages
@@ -323,12 +267,12 @@ class KVPool:
     @_locked
     def release_free_memory(self):
         """Give the memory of free pages back to the system (CPU pools); -> pages released."""
-        if self.device.type != "cpu" or _MADVISE is None:
+        if self.device.type != "cpu" or not can_discard():
             return 0
         released = [page for page in self._free if self._resident[page]]
         for page in released:
             for tensor in self.keys + self.values:
-                _discard(tensor[page])
+                discard(tensor[page])
             self._resident[page] = 0
         return len(released)
 
@@ -358,39 +302,3 @@ class KVPool:
         self.refs[page] -= 1
         if self.refs[page] == 0:
             self._free.append(page)
-
-
-def _libc_madvise():
-    name = ctypes.util.find_library("c")
-    try:
-        function = ctypes.CDLL(name, use_errno=True).madvise if name else None
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-    return function
-
-
-_MADVISE = _libc_madvise()
-_MADV_DONTNEED = 4
-
-
-def _page_aligned(shape, dtype):
-    """An uninitialised CPU tensor whose first byte starts an OS page, so that page slices whose size
-    is a multiple of the OS page (most models' 16-token pages) can be handed back whole."""
-    count = 1
-    for size in shape:
-        count *= size
-    item = torch.empty((), dtype=dtype).element_size()
-    spare = mmap.PAGESIZE // item
-    raw = torch.empty(count + spare, dtype=dtype)
-    offset = (-raw.data_ptr() % mmap.PAGESIZE) // item
-    return raw[offset:offset + count].view(shape)
-
-
-def _discard(tensor):
-    """madvise(DONTNEED) over the whole OS pages inside a contiguous CPU tensor's bytes."""
-    start, size = tensor.data_ptr(), tensor.numel() * tensor.element_size()
-    first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
-    last = (start + size) // mmap.PAGESIZE * mmap.PAGESIZE
-    if last > first:
-        _MADVISE(first, last - first, _MADV_DONTNEED)

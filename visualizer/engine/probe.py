@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .kvpool import PageView, build_mask
+from .page_view import PageView, build_mask
 
 
 @dataclass(frozen=True)
