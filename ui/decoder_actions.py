@@ -2,7 +2,11 @@
 
 Every handler is `f(values: dict, request)` -> {component: value}: it opens this page's session
 (`shared.PageSession`, which restores a fresh session from what the browser kept), acts on the
-workspace's decoder and returns the views of the new state (pure functions of its records).
+workspace's decoder and returns the views of the new state (pure functions of its records). When
+more actions of the same page wait behind one (quick clicks and key presses), only the last paints:
+Gradio may apply the answers of concurrent events out of order, and an earlier answer applied last
+showed one token too few; a refused action answers with the current state too, so the last answer
+always has everything.
 What the chart shows: the last step's distribution (chosen token highlighted), or, before the
 first step, after an undo or a reset, and whenever a sampling control moves, the preview of the
 next position under the current settings (no forward pass: the next logits are kept). A force
@@ -18,6 +22,8 @@ What is left out: layout and wiring (`tab_decoder.py`), HTML (the view modules).
 import time
 
 import gradio as gr
+
+from visualizer.engine.errors import InputError
 
 from .bars import candidate_label, chart_candidates, next_token_chart
 from .charts import timeline_html
@@ -159,7 +165,12 @@ class DecoderActions:
         def act():
             with self.page.open(values, request) as session:
                 decoder = session.workspace.decoder()
-                message = action(decoder, session)
+                try:
+                    message = action(decoder, session)
+                except InputError as error:  # refused, nothing changed: said over the current state
+                    message = f'{texts["error"]}: {self.ctx.error_text(error, request)}', "error"
+                if tokens_changed and session.waiting > 1:
+                    return None  # another action of this page waits behind this one: its answer paints
                 return self._view(decoder, session, texts, values, message, tokens_changed)
         return self.page.answer(request, self.ui.status, act)
 

@@ -49,7 +49,7 @@ def status_html(message, kind="info", pending=0, texts=None, data=None):
     attributes = "".join(f' data-{esc(name)}="{esc(value)}"' for name, value in facts.items())
     if not message and not queued:
         return f'<div class="status-empty"{attributes}></div>'
-    return f'<div class="status {esc(kind)}" role="status"{attributes}>{esc(message)}{queued}</div>'
+    return f'<div class="status {esc(kind)}" role="status"{attributes}>{esc(message or "")}{queued}</div>'
 
 
 def error_html(message, texts):
