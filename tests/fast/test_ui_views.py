@@ -20,7 +20,7 @@ from ui.decoding_controls import _slider_minimum
 from ui.presets import compare_pair, default_name, preset, preset_names
 from ui.shared import PageSession
 from ui.texts import EN, ES, base, decoding
-from ui.views import esc, token_chips_html
+from ui.views import esc, status_html, token_chips_html
 from visualizer.engine.knobs import KNOBS
 from visualizer.engine.records import Candidate, StepRecord
 from visualizer.engine.sampling import SamplingSettings
@@ -125,3 +125,8 @@ def test_saved_tokens_are_kept_until_an_action_changes_them():
     fresh = SimpleNamespace(snapshot=lambda: {"version": 1})
     assert page.saved_decoding(fresh, {"saved": saved}, tokens_changed=False)["snapshot"] == saved["snapshot"]
     assert page.saved_decoding(fresh, {"saved": saved}, tokens_changed=True)["snapshot"] == {"version": 1}
+
+
+def test_a_status_with_clicks_waiting_and_no_message_shows_only_the_wait():
+    line = status_html(None, pending=2, texts=ES)
+    assert "None" not in line and ES["pending"].format(count=2) in line and 'data-pending="2"' in line
