@@ -168,24 +168,23 @@ def test_runs_do_not_starve_a_click_and_a_cancelled_run_stops_within_a_step(serv
     for job in jobs:
         job.cancel()
     settle(attendee)
-    prompt = [len(runner.predict(STORY, api_name="/start")["ids"]) for runner in runners]  # fresh messages
-    jobs = [runner.submit(CAP, api_name="/run") for runner in runners]
-    while min(len(job.outputs()) for job in jobs) < 2:  # a second answer: the runs are well under way
-        time.sleep(0.02)
-    shown = [len(job.outputs()[-1]["ids"]) for job in jobs]
+    runner = runners[0]
+    prompt_length = len(runner.predict(STORY, api_name="/start")["ids"])  # a fresh message
+    job = runner.submit(CAP, api_name="/run")
+    while len(job.outputs()) < 2:
+        time.sleep(0.005)
+    answers = len(job.outputs())
+    while len(job.outputs()) == answers and not job.done():  # just after an answer: the next is half a second away
+        time.sleep(0.002)
+    shown = len(job.outputs()[-1]["ids"])
     before_cancel = stats(attendee)["batched_steps"]
-    cancels = [threading.Thread(target=job.cancel) for job in jobs]  # each returns once its run has stopped
-    for thread in cancels:
-        thread.start()
-    for thread in cancels:
-        thread.join()
+    job.cancel()  # returns once the run has stopped
     settle(attendee)
-    # Each run: its step in flight, and the one that started while the cancel was on its way at most
-    # (Gradio alone lets a run go on to its next answer, half a second of steps).
-    assert stats(attendee)["batched_steps"] - before_cancel <= 2 * len(runners)
-    for runner, count, prompt_length in zip(runners, shown, prompt):
-        kept = len(runner.predict(api_name="/undo")["ids"]) + 1
-        assert count <= kept < prompt_length + CAP  # stopped before its end; nothing a client was shown is lost
+    # The step in flight and those that started while the cancel was on its way (an HTTP round trip): a few
+    # at most. Gradio alone lets a run go on to its next answer: half a second of steps, 11-12 here.
+    assert stats(attendee)["batched_steps"] - before_cancel <= 4
+    kept = len(runner.predict(api_name="/undo")["ids"]) + 1
+    assert shown <= kept < prompt_length + CAP  # stopped before its end; nothing the client was shown is lost
     for api in runners + [attendee]:
         api.close()
 
