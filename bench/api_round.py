@@ -11,11 +11,10 @@ import argparse
 import statistics
 import sys
 import threading
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_process import AppServer, client, stats  # noqa: E402
+from app_process import AppServer, client, stats, step_ms  # noqa: E402
 from load_test import attendee  # noqa: E402
 
 TARGET = 5.0  # a round of 30 <= 5 x one step alone
@@ -30,7 +29,7 @@ def main():
         alone = client(server.url)
         alone.predict(attendee(0).conversation, api_name="/start")
         alone.predict(api_name="/step")
-        one = statistics.median(timed(alone.predict, api_name="/step") for _ in range(10))
+        one = statistics.median(step_ms(alone) for _ in range(10))
         apis = [client(server.url) for _ in range(args.clients)]
         for index, api in enumerate(apis):
             api.predict(attendee(index).conversation, api_name="/start")
@@ -47,18 +46,12 @@ def main():
           f"{'PASS' if middle <= TARGET * one else 'MISS'}) |\n| steps per forward pass | {rows:.1f} |")
 
 
-def timed(function, **kwargs):
-    started = time.perf_counter()
-    function(**kwargs)
-    return (time.perf_counter() - started) * 1000
-
-
 def round_of(apis):
     barrier, done = threading.Barrier(len(apis)), []
 
     def press(api):
         barrier.wait()
-        done.append(timed(api.predict, api_name="/step"))
+        done.append(step_ms(api))
     threads = [threading.Thread(target=press, args=(api,)) for api in apis]
     for thread in threads:
         thread.start()

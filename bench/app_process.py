@@ -4,7 +4,7 @@ fault and hardening tests and benchmarks share.
 `AppServer(env=..., cache_dir=...)` runs `python app.py --host 127.0.0.1 --port <free port>`;
 `start()` waits until it answers, `stop(kill=True)` is a crash, `start()` again reuses the port.
 `client(url)` is one gradio_client session (its own cookie); `stats(api)` the server's /stats,
-`settle(api)` waits until it stops stepping;
+`step_ms(api)` times one /step, `settle(api)` waits until it stops stepping;
 `rss(server)` its resident memory. Traffic goes to 127.0.0.1 only.
 What is left out: what the tests do with them.
 """
@@ -145,6 +145,13 @@ def stats(api):
     """The server's figures (/stats): sessions, evictions, refused, batches and batched steps (forward
     passes and the steps they served), pool bytes, rss_bytes..."""
     return api.predict(api_name="/stats")
+
+
+def step_ms(api):
+    """Milliseconds one /step of `api`'s session takes, as its client sees it."""
+    started = time.perf_counter()
+    api.predict(api_name="/step")
+    return (time.perf_counter() - started) * 1000.0
 
 
 def settle(api, quiet_s=0.5, timeout_s=60):

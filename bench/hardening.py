@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_process import AppServer, client, rss, settle, stats  # noqa: E402
+from app_process import AppServer, client, rss, settle, stats, step_ms  # noqa: E402
 
 STORY = json.dumps([{"role": "user", "content": "Write a long story about a lighthouse keeper."}])
 MIB = 2**20
@@ -33,19 +33,13 @@ def main():
         attendee = client(server.url)
         attendee.predict(STORY, api_name="/start")
         figures = {"rss_start": rss(server)}  # the model's weights are read in: the server as it serves
-        figures["idle_ms"] = statistics.median(timed(attendee) for _ in range(10))
+        figures["idle_ms"] = statistics.median(step_ms(attendee) for _ in range(10))
         figures.update(long_runs(server, attendee, runs))
         figures.update(long_prompts(server, attendee, prompts))
         figures.update(memory_rounds(server, rounds, per_round))
         figures["pool_capacity"] = stats(attendee)["pool_capacity_bytes"]
         attendee.close()
     print(table(figures, runs, prompts, rounds, per_round))
-
-
-def timed(api, *args, endpoint="/step"):
-    started = time.perf_counter()
-    api.predict(*args, api_name=endpoint)
-    return (time.perf_counter() - started) * 1000
 
 
 def p95(values):
@@ -60,7 +54,7 @@ def long_runs(server, attendee, count, clicks=20):
         jobs.append(runner.submit(1024, api_name="/run"))
     while min(len(job.outputs()) for job in jobs) < 2:
         time.sleep(0.1)
-    busy = [timed(attendee) for _ in range(clicks)]
+    busy = [step_ms(attendee) for _ in range(clicks)]
     for job in jobs:
         job.cancel()  # returns once the server has the cancel
     cancelled = stats(attendee)["batched_steps"]
@@ -80,7 +74,7 @@ def long_prompts(server, attendee, count, clicks=10):
     for thread in threads:
         thread.start()
     time.sleep(1.0)
-    busy = [timed(attendee) for _ in range(clicks)]
+    busy = [step_ms(attendee) for _ in range(clicks)]
     for thread in threads:
         thread.join()
     tokens = client(server.url).predict(conversation, api_name="/tokens")["count"]

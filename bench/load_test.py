@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_process import CACHE_DIR, AppServer, client, stats  # noqa: E402
+from app_process import CACHE_DIR, AppServer, client, stats, step_ms  # noqa: E402
 
 DEFAULT_BUDGET = "8MiB"
 RUN_STEPS = 10
@@ -145,11 +145,7 @@ def baseline_step_ms(url, steps=10, warmup=2):
         api.predict(attendee(0).conversation, api_name="/start")
         for _ in range(warmup):
             api.predict(api_name="/step")
-        times = []
-        for _ in range(steps):
-            began = time.perf_counter()
-            api.predict(api_name="/step")
-            times.append((time.perf_counter() - began) * 1000.0)
+        times = [step_ms(api) for _ in range(steps)]
     finally:
         api.close()
     return statistics.median(times)

@@ -6,10 +6,11 @@ streamed: an answer every RUN_ANSWER_S with the steps since the last, so a long 
 per token and forty runs do not flood the server with messages; the last answer holds all of them;
 cancelling the job stops it before its next step: see `http.CancelHook`). `/start`'s parameters
 are the contract's (conversation, temperature, top_k, top_p, seed, max_new_tokens, top) followed
-by every other knob of `engine/knobs.py`, so a new knob reaches the API without touching this file. A session belongs to the client cookie it was created with
-(gradio_client keeps it from /config); /step and the rest never create one: without a session
-they answer "session expired: call /start". Every limit is the server's (max new tokens
-included). Bad input raises `gr.Error` with one line. /stats (undocumented) gives server figures.
+by every other knob of `engine/knobs.py`, so a new knob reaches the API without touching this file.
+A session belongs to the client cookie it was created with (gradio_client keeps it from /config);
+/step and the rest never create one: without a session they answer "session expired: call /start".
+Every limit is the server's (max new tokens included). Bad input raises `gr.Error` with one line.
+/stats (undocumented) gives server figures.
 What is left out: the UI (the tab modules), other areas' endpoints (registered by their modules).
 """
 
@@ -24,9 +25,9 @@ from visualizer.engine.errors import InputError, refuse
 from visualizer.engine.limits import DEFAULT_NEW_TOKENS, check_steps
 from visualizer.engine.payloads import decoder_payload, step_payload, tokens_payload
 
-CONTRACT_KNOBS = ("temperature", "top_k", "top_p")
+CONTRACT_KNOBS = ("temperature", "top_k", "top_p")  # /start's positions 2-4, before seed, max_new_tokens, top
 RUN_ANSWER_S = 0.5  # /run answers at most this often while it runs
-LOG = logging.getLogger(__name__)  # /start's positions 2-4, before seed, max_new_tokens, top
+LOG = logging.getLogger(__name__)
 
 
 def register(ctx):

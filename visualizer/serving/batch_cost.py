@@ -5,6 +5,8 @@
 step. The scheduler uses it to keep the tokens of runs from making a batch long: on a 2-core CPU a
 row costs about a tenth of a lone step, on a GPU a few percent, so the same rule gives small batches
 there and full ones here. Until it has seen two different batch sizes it sets no limit.
+It also keeps what the scheduler's gathering reads: `last_rows` (the last batch's rows) and
+`typical_s` (a moving average of a batch's time).
 What is left out: anything but the row count (context lengths, prompt chunks in between).
 """
 
@@ -16,9 +18,13 @@ SAMPLES = 64
 class BatchCost:
     def __init__(self):
         self._samples = collections.deque(maxlen=SAMPLES)  # (rows, seconds)
+        self.last_rows = 0
+        self.typical_s = 0.0
 
     def add(self, rows, seconds):
         self._samples.append((rows, seconds))
+        self.last_rows = rows
+        self.typical_s = 0.8 * self.typical_s + 0.2 * seconds if self.typical_s else seconds
 
     def fit(self):
         """(fixed, per_row) seconds, or None before two different row counts were seen."""

@@ -6,17 +6,17 @@ server). Request threads hand in work and wait; a dedicated model thread does it
   turns share one batch: every click (interactive) up to `max_batch` rows, then the tokens of runs
   as long as the batch is predicted to take at most RUN_BATCH_FACTOR times a one-row step
   (`batch_cost.py` learns the times); a run to the end queues again after every token, so it never
-  holds the model between tokens, and any number of runs delay a click by about one short batch. When fewer rows wait than the
-  last batch had (its users are about to come back with their next step), or steps keep arriving
-  (a room pressing Step together), the model thread waits a little for them (a tenth of a batch's
-  time per arrival, half a batch's time at most), so a room shares one pass instead of splitting
-  into small batches; a lone click does not wait.
+  holds the model between tokens, and any number of runs delay a click by about one short batch.
+  When fewer rows wait than the last batch had (its users are about to come back with their next
+  step), or steps keep arriving (a room pressing Step together), the model thread waits a little
+  for them (a tenth of a batch's time per arrival, half a batch's time at most), so a room shares
+  one pass instead of splitting into small batches; a lone click does not wait.
 - `prefill(branch)`: a prompt is fed `chunk` tokens per turn; after each chunk it goes to the back
   of the queue, and a click waiting goes before the next chunk (one batch of clicks at most: then
   the chunk goes, so clicks that never stop coming cannot starve a prompt), so a long prompt delays a
-  click by at most the chunk in flight, not by its whole length. The prompt
-  tokens waiting to be prefilled are capped server-wide (`max_prefill_tokens`): past that a new
-  prompt is refused with a clear message instead of queueing behind minutes of work.
+  click by at most the chunk in flight, not by its whole length. The prompt tokens waiting to be
+  prefilled are capped server-wide (`max_prefill_tokens`): past that a new prompt is refused with a
+  clear message instead of queueing behind minutes of work.
 - `call(function)`: anything else that needs the model alone (a fork, an on-demand special pass).
 When the KV pool is full, `on_pool_full(error)` (the session store's eviction of idle sessions)
 gets a chance to make room and the turn is tried once more; if the rows in use still fill the pool,
@@ -35,9 +35,9 @@ from concurrent.futures import Future
 import torch
 
 from ..engine import stepper
+from ..engine.errors import InputError, refuse
 from ..engine.kvpool import PoolFull
 from .batch_cost import BatchCost
-from ..engine.errors import InputError, refuse
 
 LOG = logging.getLogger(__name__)
 DEFAULT_CHUNK = 128
@@ -86,9 +86,7 @@ class Scheduler:
         self._closed = False
         self.gather_s = gather_s
         self.room_wait_s = room_wait_s
-        self._last_rows = 0  # rows of the last advance batch
-        self._batch_s = 0.0  # how long an advance batch takes (moving average)
-        self.cost = BatchCost()
+        self.cost = BatchCost()  # advance batches' times: rows within a time, the last batch, a typical one
         self.batches = 0  # advance forward passes run
         self.batched_steps = 0  # advance turns they served
         self.prefill_chunks = 0
@@ -175,13 +173,14 @@ class Scheduler:
         wait than the last batch had, or they keep arriving. Each arrival extends the wait by a tenth
         of a batch's time (at least gather_s), half a batch's time (at least gather_s) in all."""
         start = time.monotonic()
-        per_arrival, most = max(self.gather_s, 0.1 * self._batch_s), max(self.gather_s, 0.5 * self._batch_s)
+        batch_s = self.cost.typical_s
+        per_arrival, most = max(self.gather_s, 0.1 * batch_s), max(self.gather_s, 0.5 * batch_s)
         deadline, seen = start, 0
         while self._ready()[0].kind == "advance" and not self._closed:
             waiting = sum(turn.rows for turn in self._ready() if turn.kind == "advance")
             now = time.monotonic()
             if waiting > seen:
-                coming = waiting > 1 or waiting < self._last_rows
+                coming = waiting > 1 or waiting < self.cost.last_rows
                 deadline = min(start + most, now + per_arrival) if coming else now
                 seen = waiting
             if waiting >= self.max_batch or now >= deadline:
@@ -261,10 +260,7 @@ class Scheduler:
         with self._cond:
             self.batches += 1
             self.batched_steps += len(live)
-            self._last_rows = len(items)
-            took = time.monotonic() - started
-            self._batch_s = 0.8 * self._batch_s + 0.2 * took if self._batch_s else took
-            self.cost.add(len(items), took)
+            self.cost.add(len(items), time.monotonic() - started)
         at = 0
         for turn in live:
             turn.future.set_result(results[at:at + len(turn.work)])
