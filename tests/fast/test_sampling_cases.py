@@ -155,3 +155,14 @@ def test_off_values_build_no_processor():
                                           repetition_penalty=1.0)
     assert settings.knobs == () and settings.processors() == []
     assert KNOB_BY_NAME["top_k"].elem_id == "top-k" and KNOB_BY_NAME["min_p"].flag == "--min-p"
+
+
+def test_one_token_left_has_zero_entropy_not_minus_zero():
+    """A cut that leaves one token: Shannon entropy 0, shown "0.00" (it read "-0.00" in the Decoder)."""
+    from visualizer.engine.sampling import entropy_bits, entropy_bits_of
+
+    scores = torch.full((1, 6), -math.inf)
+    scores[0, 2] = 3.0
+    probs = torch.softmax(scores, -1)
+    for entropy in (float(entropy_bits_of(scores, probs, torch.isinf(scores))[0]), float(entropy_bits(probs[0]))):
+        assert entropy == 0.0 and math.copysign(1.0, entropy) == 1.0 and f"{entropy:.2f}" == "0.00"

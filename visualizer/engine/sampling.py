@@ -170,8 +170,9 @@ class Noise:
 
 
 def entropy_bits(probs):
-    """Shannon entropy in bits along the last dimension; xlogy makes 0 * log 0 = 0 without masking."""
-    return -torch.special.xlogy(probs, probs).sum(dim=-1) / math.log(2)
+    """Shannon entropy in bits along the last dimension; xlogy makes 0 * log 0 = 0 without masking.
+    One token left gives +0 (negating a zero sum gives -0, which prints as "-0.00")."""
+    return (0.0 - torch.special.xlogy(probs, probs).sum(dim=-1)) / math.log(2)
 
 
 def entropy_bits_of(scores, probs, removed):
@@ -183,7 +184,7 @@ def entropy_bits_of(scores, probs, removed):
     if removed is not None:
         centred.masked_fill_(removed, 0.0)
     expected = torch.bmm(probs.unsqueeze(1), centred.unsqueeze(2)).view(-1)
-    return (-torch.log(probs.amax(dim=-1)) - expected).clamp(min=0.0) / math.log(2)
+    return ((-torch.log(probs.amax(dim=-1)) - expected).clamp(min=0.0) + 0.0) / math.log(2)  # + 0.0: never -0
 
 
 def _padded_ids(rows, device):
