@@ -57,6 +57,7 @@ def create_app(args, settings=None):
 
 def main(argv=None):
     from ui.layout import launch_options, queue_options
+    from visualizer.serving.memory import freeze_startup_objects
 
     args = parse_args(argv)
     try:
@@ -64,6 +65,7 @@ def main(argv=None):
     except (ModelLoadError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    freeze_startup_objects()
     demo.queue(**queue_options(ctx)).launch(server_name=args.host, server_port=args.port, share=args.share,
                                             **launch_options(ctx))
     return 0

@@ -102,6 +102,33 @@ def test_clicks_go_before_the_tokens_of_runs_and_batches_respect_max_batch(sched
     assert sorted(d.records[-1].batch_rows for d in runs) == [3, 3, 3, 4, 4, 4]  # the other three after
 
 
+@pytest.mark.parametrize("fixed_ms, per_row_ms, click_rows, run_rows", [
+    (40.0, 4.0, 1, [6] * 6),  # a 2-core CPU (SmolLM2): a row costs a tenth of a step, a click goes alone
+    (10.0, 0.3, 2, [2] + [5] * 5),  # a GPU: rows nearly free, one run token rides with the click
+])
+def test_a_click_batch_carries_run_tokens_only_where_rows_are_nearly_free(scheduled, prompt, monkeypatch,
+                                                                           fixed_ms, per_row_ms, click_rows,
+                                                                           run_rows):
+    """The batch times learnt (frozen here) decide: with a click in it, a batch may take at most 1.05x
+    a one-row step; runs alone, 1.5x."""
+    server = scheduled(max_batch=32)
+    for rows in (1, 10, 20):
+        server.turns.cost.add(rows, (fixed_ms + per_row_ms * rows) / 1000)
+    monkeypatch.setattr(server.turns.cost, "add", lambda rows, seconds: None)
+    runs, click = decoders(server, prompt, 6), decoders(server, prompt, 1)[0]
+    release, join_hold = held(server.turns)
+    join_runs = in_threads([lambda d=d: d.step(interactive=False) for d in runs])
+    wait_until(lambda: server.turns.waiting == 6)
+    join_click = in_threads([click.step])
+    wait_until(lambda: server.turns.waiting == 7)
+    release.set()
+    join_hold()
+    join_click()
+    join_runs()
+    assert click.records[-1].batch_rows == click_rows
+    assert sorted(d.records[-1].batch_rows for d in runs) == run_rows
+
+
 def test_a_long_prompt_is_read_in_chunks_and_steps_get_in_between(scheduled, prompt):
     server = scheduled(chunk=16)
     stepper = decoders(server, prompt, 1, max_new=40)[0]

@@ -4,9 +4,11 @@ Every forward pass of every user goes through one `Scheduler` (it is the engine'
 server). Request threads hand in work and wait; a dedicated model thread does it:
 - `advance(items, interactive)`: single-token work (`stepper.Advance` / `Feed`). Waiting advance
   turns share one batch: every click (interactive) up to `max_batch` rows, then the tokens of runs
-  as long as the batch is predicted to take at most RUN_BATCH_FACTOR times a one-row step
-  (`batch_cost.py` learns the times); a run to the end queues again after every token, so it never
-  holds the model between tokens, and any number of runs delay a click by about one short batch.
+  as long as the batch is predicted to take at most RUN_BATCH_FACTOR times a one-row step, or
+  CLICK_BATCH_FACTOR when clicks are in it (`batch_cost.py` learns the times: on a CPU, where a row
+  costs about a tenth of a step, a click's batch takes no run tokens; on a GPU a few join); a run to
+  the end queues again after every token, so it never holds the model between tokens, and any
+  number of runs delay a click by about one short batch.
   When fewer rows wait than the last batch had (its users are about to come back with their next
   step), or steps keep arriving (a room pressing Step together), the model thread waits a little
   for them (a tenth of a batch's time per arrival, half a batch's time at most), so a room shares
@@ -44,6 +46,7 @@ DEFAULT_CHUNK = 128
 DEFAULT_MAX_PREFILL_TOKENS = 65_536
 GATHER_S = 0.002  # how long a smaller batch than the last waits for the rest of its users
 RUN_BATCH_FACTOR = 1.5  # runs' tokens join a batch while it stays this short: a click waits ~2 of them
+CLICK_BATCH_FACTOR = 1.05  # ... and a batch with clicks in it, this short (rows nearly free on a GPU: a few join)
 ROOM_RETRY_S = 0.05  # a turn waiting for room in the KV pool is tried again this often
 ROOM_WAIT_S = 20.0  # ... for at most this long
 
@@ -218,7 +221,8 @@ class Scheduler:
             oldest.passed_over += 1
         waiting = [turn for turn in ready if turn.kind == "advance"]
         waiting.sort(key=lambda turn: not turn.interactive)  # stable: clicks first, then runs, each by arrival
-        for_runs = self.cost.rows_within(RUN_BATCH_FACTOR, self.max_batch)
+        factor = CLICK_BATCH_FACTOR if waiting[0].interactive else RUN_BATCH_FACTOR
+        for_runs = self.cost.rows_within(factor, self.max_batch)
         batch, rows = [], 0
         for turn in waiting:
             limit = self.max_batch if turn.interactive else max(for_runs, 1 if not batch else 0)
