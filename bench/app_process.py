@@ -3,13 +3,16 @@ fault and hardening tests and benchmarks share.
 
 `AppServer(env=..., cache_dir=...)` runs `python app.py --host 127.0.0.1 --port <free port>`;
 `start()` waits until it answers, `stop(kill=True)` is a crash, `start()` again reuses the port.
-`client(url)` is one gradio_client session (its own cookie); `stats(api)` the server's /stats,
+`client(url)` is one gradio_client session (its own cookie); `QueueClient(url)` one session that reads
+its answers as a browser page does (see its docstring); `stats(api)` the server's /stats,
 `step_ms(api)` times one /step, `settle(api)` waits until it stops stepping;
 `rss(server)` its resident memory. Traffic goes to 127.0.0.1 only.
 What is left out: what the tests do with them.
 """
 
+import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -139,6 +142,45 @@ def client(url):
 
     return Client(url, verbose=False, max_workers=2, analytics_enabled=False, download_files=False,
                   httpx_kwargs={"timeout": CALL_TIMEOUT_S})
+
+
+class QueueClient:
+    """An API session that calls through Gradio's queue as a browser page does: POST /queue/join, then
+    the event stream of /queue/data read as it arrives. gradio_client polls its received messages
+    every 50 ms (`stream_sse_v1plus`), which rounds every call it times up to its next tick (an idle
+    /step read 100 or 125 ms from one run to the next); this client adds no such wait. Same
+    `predict(*data, api_name=...)` as a gradio_client Client, for the calls the benches make."""
+
+    def __init__(self, url):
+        import httpx
+
+        self.http = httpx.Client(base_url=url, timeout=CALL_TIMEOUT_S)
+        config = self.http.get("/config").json()  # also gives this session its client cookie
+        self.fn_index = {dep["api_name"]: dep["id"] for dep in config["dependencies"] if dep.get("api_name")}
+        endpoints = self.http.get("/gradio_api/info").json()["named_endpoints"]
+        self.defaults = {name.lstrip("/"): [p.get("parameter_default") for p in info["parameters"]]
+                         for name, info in endpoints.items()}  # what gradio_client fills in for left-out arguments
+        self.session_hash = secrets.token_hex(8)
+
+    def predict(self, *data, api_name):
+        name = api_name.lstrip("/")
+        data = list(data) + self.defaults.get(name, [])[len(data):]
+        joined = self.http.post("/gradio_api/queue/join", json={
+            "data": data, "fn_index": self.fn_index[name], "session_hash": self.session_hash,
+            "event_data": None, "trigger_id": None})
+        joined.raise_for_status()
+        event_id = joined.json()["event_id"]
+        with self.http.stream("GET", "/gradio_api/queue/data", params={"session_hash": self.session_hash}) as stream:
+            for line in stream.iter_lines():
+                message = json.loads(line[5:]) if line.startswith("data:") else {}
+                if message.get("event_id") == event_id and message.get("msg") == "process_completed":
+                    if not message.get("success"):
+                        raise RuntimeError(f"{api_name}: {message.get('output', {}).get('error')}")
+                    return message["output"]["data"][0]
+        raise RuntimeError(f"{api_name}: the event stream ended without an answer")
+
+    def close(self):
+        self.http.close()
 
 
 def stats(api):
