@@ -61,6 +61,22 @@ def decoders(engine, prompt, count, max_new=12):
     return made
 
 
+def six_run_tokens_then_a_click(server, prompt):
+    """Six runs' next tokens queue, then a click, all behind a held model thread; -> (runs, click) once
+    every one is served."""
+    runs, click = decoders(server, prompt, 6), decoders(server, prompt, 1)[0]
+    release, join_hold = held(server.turns)
+    join_runs = in_threads([lambda d=d: d.step(interactive=False) for d in runs])
+    wait_until(lambda: server.turns.waiting == 6)
+    join_click = in_threads([click.step])
+    wait_until(lambda: server.turns.waiting == 7)
+    release.set()
+    join_hold()
+    join_click()
+    join_runs()
+    return runs, click
+
+
 def test_steps_waiting_together_share_one_pass_and_equal_lone_runs(scheduled, engine, prompt):
     server = scheduled()
     batched, alone = decoders(server, prompt, 8), decoders(engine, prompt, 8)
@@ -88,16 +104,7 @@ def test_thirty_threads_stepping_at_once_equal_their_alone_replays(scheduled, en
 
 def test_clicks_go_before_the_tokens_of_runs_and_batches_respect_max_batch(scheduled, prompt):
     server = scheduled(max_batch=4)
-    runs, click = decoders(server, prompt, 6), decoders(server, prompt, 1)[0]
-    release, join_hold = held(server.turns)
-    join_runs = in_threads([lambda d=d: d.step(interactive=False) for d in runs])
-    wait_until(lambda: server.turns.waiting == 6)
-    join_click = in_threads([click.step])
-    wait_until(lambda: server.turns.waiting == 7)
-    release.set()
-    join_hold()
-    join_click()
-    join_runs()
+    runs, click = six_run_tokens_then_a_click(server, prompt)
     assert click.records[-1].batch_rows == 4  # the click and the three oldest run tokens
     assert sorted(d.records[-1].batch_rows for d in runs) == [3, 3, 3, 4, 4, 4]  # the other three after
 
@@ -115,16 +122,7 @@ def test_a_click_batch_carries_run_tokens_only_where_rows_are_nearly_free(schedu
     for rows in (1, 10, 20):
         server.turns.cost.add(rows, (fixed_ms + per_row_ms * rows) / 1000)
     monkeypatch.setattr(server.turns.cost, "add", lambda rows, seconds: None)
-    runs, click = decoders(server, prompt, 6), decoders(server, prompt, 1)[0]
-    release, join_hold = held(server.turns)
-    join_runs = in_threads([lambda d=d: d.step(interactive=False) for d in runs])
-    wait_until(lambda: server.turns.waiting == 6)
-    join_click = in_threads([click.step])
-    wait_until(lambda: server.turns.waiting == 7)
-    release.set()
-    join_hold()
-    join_click()
-    join_runs()
+    runs, click = six_run_tokens_then_a_click(server, prompt)
     assert click.records[-1].batch_rows == click_rows
     assert sorted(d.records[-1].batch_rows for d in runs) == run_rows
 
