@@ -116,30 +116,6 @@ def test_token_ids_may_be_a_tensor_on_the_model_device(model):
     assert torch.equal(runner.step([a, b], torch.tensor([9, 10], device=model.device)), as_list)
 
 
-def test_narrow_cpu_passes_run_on_one_thread_and_wide_ones_on_all(monkeypatch):
-    """One or a few tokens: one intra-op thread during the forward, the setting restored after;
-    four tokens or more (a batch of rows, a prompt chunk): every thread. Same logits either way."""
-    from visualizer.engine import forward
-    model = tiny_llama("sdpa")
-    pool, runner = make(model)
-    rows = [pool.new() for _ in range(4)]
-    for handle in rows:
-        runner.extend(handle, [5, 6, 7])
-    threads, seen = {"count": 2}, []
-    real_forward = forward.forward_over
-    monkeypatch.setattr(torch, "get_num_threads", lambda: threads["count"])
-    monkeypatch.setattr(torch, "set_num_threads", lambda count: threads.update(count=count))
-    monkeypatch.setattr(forward, "forward_over", lambda *args: seen.append(threads["count"]) or real_forward(*args))
-    one = runner.step(rows[:1], [9])
-    three = runner.step(rows[1:], [9, 9, 9])
-    for handle in rows:
-        pool.truncate(handle, 3)
-    four = runner.step(rows, [9, 9, 9, 9])
-    runner.extend(rows[0], [1, 2, 3, 4, 5])
-    assert seen == [1, 1, 2, 2] and threads["count"] == 2
-    assert close(torch.cat([one, three]), four)
-
-
 def test_chunked_extend_equals_one_shot_prefill(model):
     rng = random.Random(3)
     pool, runner = make(model)

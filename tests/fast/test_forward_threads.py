@@ -1,0 +1,38 @@
+"""How many intra-op threads a CPU forward of the ModelRunner uses (engine/forward.py).
+
+A pass of a few tokens is dispatch-bound and runs on one thread; a wide pass (a batch of rows, a
+prompt chunk) on all. The thread count is faked (monkeypatched), so the test runs alike on any
+machine; the logits are the same either way (against the same rows stepped together).
+What is left out: the speed (bench/hardening.py and bench/browser_bench.py measure it).
+"""
+
+import torch
+from tiny import tiny_llama
+
+from visualizer.engine.forward import ModelRunner
+from visualizer.engine.kvpool import KVPool
+
+
+def test_narrow_cpu_passes_run_on_one_thread_and_wide_ones_on_all(monkeypatch):
+    """One or a few tokens: one intra-op thread during the forward, the setting restored after;
+    four tokens or more (a batch of rows, a prompt chunk): every thread. Same logits either way."""
+    from visualizer.engine import forward
+    model = tiny_llama("sdpa")
+    pool = KVPool(model.config, num_pages=64, page_size=8)
+    runner = ModelRunner(model, pool)
+    rows = [pool.new() for _ in range(4)]
+    for handle in rows:
+        runner.extend(handle, [5, 6, 7])
+    threads, seen = {"count": 2}, []
+    real_forward = forward.forward_over
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads["count"])
+    monkeypatch.setattr(torch, "set_num_threads", lambda count: threads.update(count=count))
+    monkeypatch.setattr(forward, "forward_over", lambda *args: seen.append(threads["count"]) or real_forward(*args))
+    one = runner.step(rows[:1], [9])
+    three = runner.step(rows[1:], [9, 9, 9])
+    for handle in rows:
+        pool.truncate(handle, 3)
+    four = runner.step(rows, [9, 9, 9, 9])
+    runner.extend(rows[0], [1, 2, 3, 4, 5])
+    assert seen == [1, 1, 2, 2] and threads["count"] == 2
+    assert (torch.cat([one, three]) - four).abs().max().item() <= 1e-4
