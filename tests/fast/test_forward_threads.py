@@ -9,17 +9,16 @@ What is left out: the speed (bench/hardening.py and bench/browser_bench.py measu
 import torch
 from tiny import tiny_llama
 
-from visualizer.engine.forward import ModelRunner
+from visualizer.engine import forward
 from visualizer.engine.kvpool import KVPool
 
 
 def test_narrow_cpu_passes_run_on_one_thread_and_wide_ones_on_all(monkeypatch):
     """One or a few tokens: one intra-op thread during the forward, the setting restored after;
     four tokens or more (a batch of rows, a prompt chunk): every thread. Same logits either way."""
-    from visualizer.engine import forward
     model = tiny_llama("sdpa")
     pool = KVPool(model.config, num_pages=64, page_size=8)
-    runner = ModelRunner(model, pool)
+    runner = forward.ModelRunner(model, pool)
     rows = [pool.new() for _ in range(4)]
     for handle in rows:
         runner.extend(handle, [5, 6, 7])
