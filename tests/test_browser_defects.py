@@ -1,12 +1,13 @@
 """One browser test per defect of issue 8's "Why" list (each failed on the UI before the rebuild).
 
 1 rows editable on load, after a preset and after an import; 2 display settings keep the tokens;
-3 fast clicks and key presses all done, in order, key auto-repeat ignored; 4 projector layout,
-presenter switch, phone chart; 5 export on the first click, import in the browser with a size
-limit; 6 sampling controls re-warp the shown distribution live, greyed out in greedy; 7 Decoder and
-Compare show their preview when opened; 8 Spanish everywhere; 9 run to end sends O(1) per token
-and Stop shows every token made; 10 the smaller ones (role width, caption size, unapplied JSON,
-Compare's settings, legend colours, A vs B distributions, first-step feedback).
+3 fast clicks and key presses all done, in order, key auto-repeat ignored, a Step then Stop at once
+shows the step; 4 projector layout, presenter switch, phone chart; 5 export on the first click,
+import in the browser with a size limit; 6 sampling controls re-warp the shown distribution live,
+greyed out in greedy; 7 Decoder and Compare show their preview when opened; 8 Spanish everywhere;
+9 run to end sends O(1) per token and Stop shows every token made; 10 the smaller ones (role
+width, caption size, unapplied JSON, Compare's settings, legend colours, A vs B distributions,
+first-step feedback).
 What is left out: the main flows and screenshots (`test_browser.py`).
 """
 
@@ -106,6 +107,19 @@ def test_3_fast_clicks_and_keys_are_all_done_in_order(page):
     page.click("#force-typed-btn")
     page.wait_for_selector("#generated-text .chip.forced")
     assert chip_count(page, "#generated-text") == 6
+
+
+def test_3_step_then_stop_at_once_shows_the_step(page):
+    """Stop pressed while a Step is in the server (nothing runs): the Step's token still shows. (Before,
+    the Step saw another action of the page waiting, left the painting to it, and Stop paints nothing:
+    the page stayed a step behind.)"""
+    open_tab(page, "decoder")
+    wait_chart(page, 0, preview=True)
+    for count, delay_ms in enumerate((0, 10, 20, 30, 40, 60), start=1):
+        page.evaluate("(delay) => { document.getElementById('step-btn').click(); "
+                      "setTimeout(() => document.getElementById('stop-btn').click(), delay); }", delay_ms)
+        page.wait_for_function(f"document.querySelectorAll('#generated-text .chip').length === {count}",
+                               timeout=15_000)
 
 
 def test_4_projector_layout_presenter_and_phone(browser, app_url):

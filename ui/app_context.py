@@ -96,10 +96,11 @@ class AppContext:
         return getattr(client, "host", None)
 
     @contextlib.contextmanager
-    def session(self, request, owner, create=False):
-        """The request's session (created when `create` and missing) with its turn held."""
+    def session(self, request, owner, create=False, changes=True):
+        """The request's session (created when `create` and missing) with its turn held; `changes=False`
+        for an action that only raises a flag."""
         if not owner:
             raise refuse("no_owner")
         key = getattr(request, "session_hash", None)
-        with self.store.use(key, owner, create=create, address=self.address(request)) as session:
+        with self.store.use(key, owner, create=create, address=self.address(request), changes=changes) as session:
             yield session

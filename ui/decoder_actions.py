@@ -6,7 +6,7 @@ workspace's decoder and returns the views of the new state (pure functions of it
 more actions of the same page wait behind one (quick clicks and key presses), only the last paints:
 Gradio may apply the answers of concurrent events out of order, and an earlier answer applied last
 showed one token too few; a refused action answers with the current state too, so the last answer
-always has everything.
+always has everything. A Stop waiting behind does not count (it paints nothing).
 What the chart shows: the last step's distribution (chosen token highlighted), or, before the
 first step, after an undo or a reset, and whenever a sampling control moves, the preview of the
 next position under the current settings (no forward pass: the next logits are kept). A force
@@ -169,7 +169,7 @@ class DecoderActions:
                     message = action(decoder, session)
                 except InputError as error:  # refused, nothing changed: said over the current state
                     message = f'{texts["error"]}: {self.ctx.error_text(error, request)}', "error"
-                if tokens_changed and session.waiting > 1:
+                if tokens_changed and session.waiting_changes > 1:
                     return None  # another action of this page waits behind this one: its answer paints
                 return self._view(decoder, session, texts, values, message, tokens_changed)
         return self.page.answer(request, self.ui.status, act)

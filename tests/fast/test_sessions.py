@@ -1,9 +1,10 @@
 """The session store's rules, with small fake workspaces and an injected clock; and the server settings.
 
 Rules under test: only their owner drives a session; a request that cannot use a session creates
-none; one session's actions run one at a time in arrival order, with a cap on those waiting;
-creations are rate-limited per address; at the cap an idle session goes, never a busy one; idle
-sessions expire; a full pool evicts idle sessions' rows, least recently used first.
+none; one session's actions run one at a time in arrival order, with a cap on those waiting, and
+those that only raise a flag are told apart; creations are rate-limited per address; at the cap an
+idle session goes, never a busy one; idle sessions expire; a full pool evicts idle sessions' rows,
+least recently used first.
 """
 
 import threading
@@ -93,6 +94,35 @@ def test_one_sessions_actions_run_one_at_a_time_in_arrival_order():
     for join in joins:
         join()
     assert order == list(range(6))
+
+
+def test_an_action_that_only_raises_a_flag_is_not_counted_among_those_that_change():
+    """A Stop waiting behind a Step: the Step sees nothing after it that will change (and show) the
+    state, so it answers with its view; a second Step waiting behind does count."""
+    sessions, _ = store()
+    gate, seen = threading.Event(), []
+    with sessions.use("key", "o", create=True):
+        pass
+
+    def step():
+        with sessions.use("key", "o") as session:
+            gate.wait(10)
+            seen.append((session.waiting, session.waiting_changes))
+
+    def stop():
+        with sessions.use("key", "o", changes=False):
+            pass
+    join_step = in_threads([step])
+    wait_until(lambda: sessions.get("key").waiting == 1)
+    join_stop = in_threads([stop])
+    wait_until(lambda: sessions.get("key").waiting == 2)
+    join_second = in_threads([step])
+    wait_until(lambda: sessions.get("key").waiting == 3)
+    gate.set()
+    for join in (join_step, join_stop, join_second):
+        join()
+    assert seen == [(3, 2), (1, 1)]
+    assert sessions.get("key").waiting_changes == 0
 
 
 def test_too_many_waiting_actions_are_refused():

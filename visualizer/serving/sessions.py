@@ -45,6 +45,7 @@ class Session:
         self._cond = threading.Condition()
         self._next_ticket = 0
         self._serving = 0
+        self._flags_only = 0  # of the actions inside `use`, those that only raise a flag (a stop)
         self._evict_when_idle = False
 
     @property
@@ -52,18 +53,26 @@ class Session:
         """Actions inside `use` for this session, waiting or running."""
         return self._next_ticket - self._serving
 
-    def _enter(self, max_pending):
+    @property
+    def waiting_changes(self):
+        """Of `waiting`, the actions that may change the session's state (all but flag raisers)."""
+        with self._cond:
+            return self.waiting - self._flags_only
+
+    def _enter(self, max_pending, changes):
         with self._cond:
             if self.waiting >= max_pending:
                 raise refuse("too_many_pending", limit=max_pending)
             ticket = self._next_ticket
             self._next_ticket += 1
+            self._flags_only += not changes
             while self._serving != ticket:
                 self._cond.wait()
 
-    def _leave(self):
+    def _leave(self, changes):
         with self._cond:
             self._serving += 1
+            self._flags_only -= not changes
             evict_now = self._evict_when_idle and not self.waiting
             self._cond.notify_all()
         if evict_now:
@@ -83,7 +92,7 @@ class Session:
             self.workspace.evict()
             return before - self.workspace.nbytes()
         finally:
-            self._leave()
+            self._leave(changes=True)
 
 
 class SessionStore:
@@ -99,10 +108,11 @@ class SessionStore:
         self.refused = 0
 
     @contextlib.contextmanager
-    def use(self, key, owner, create=False, address=None):
+    def use(self, key, owner, create=False, address=None, changes=True):
         """The session for `key` with its turn held (actions of one session run in arrival order).
         `create`: make it if missing (rate-limited per `address`); else a missing key raises
-        SessionExpired. A key owned by someone else raises NotYourSession."""
+        SessionExpired. A key owned by someone else raises NotYourSession. `changes=False`: this
+        action only raises a flag (see `Session.waiting_changes`)."""
         if not key:
             raise refuse("no_session", SessionExpired)
         with self._lock:
@@ -119,11 +129,11 @@ class SessionStore:
             self._touch_locked(session)
         for other in doomed:
             other.try_evict()
-        session._enter(self.settings.max_pending)
+        session._enter(self.settings.max_pending, changes)
         try:
             yield session
         finally:
-            session._leave()
+            session._leave(changes)
             with self._lock:
                 if not session.closed:
                     self._touch_locked(session)
