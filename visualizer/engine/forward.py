@@ -16,10 +16,10 @@ PoolFull or any error every length, table and page is as before. Three ways to r
 `inspect(handle, position, token_id, options)` is a read-only probe pass (hidden states, attention
 weights: see probe.py) at a position the row already holds; the pool is left as it was.
 On the CPU a pass of fewer than `WIDE_PASS_TOKENS` tokens runs on one intra-op thread: such a pass
-is dispatch-bound (one token of SmolLM2 takes the same time on one thread as on two), and under
-load a second thread only waits for cores the server's other threads hold (an attendee's step
-during 40 runs, 2-core CPU: median 234-239 ms with narrow passes on one thread, 279-326 ms on two);
-wider passes use them all.
+is dispatch-bound (one token of SmolLM2 after up to 512 tokens takes 44-46 ms on one thread or on
+two; after 2,048, 57 against 51 ms), and under load a second thread only waits for cores the
+server's other threads hold (an attendee's step during 40 runs, 2-core CPU: median 234-239 ms with
+narrow passes on one thread, 279-326 ms on two); wider passes use them all.
 The runner is not thread-safe: one thread drives it (the scheduler's model thread).
 What is left out: sampling (the caller picks from the logits), multi-row extends,
 models spread over several devices (the pool lives on one).
