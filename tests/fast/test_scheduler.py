@@ -6,6 +6,7 @@ References: each session's steps alone (a DirectTurns engine), step for step.
 """
 
 import threading
+import time
 
 import pytest
 from threads import in_threads, wait_until
@@ -125,6 +126,25 @@ def test_a_click_batch_carries_run_tokens_only_where_rows_are_nearly_free(schedu
     runs, click = six_run_tokens_then_a_click(server, prompt)
     assert click.records[-1].batch_rows == click_rows
     assert sorted(d.records[-1].batch_rows for d in runs) == run_rows
+
+
+def test_a_room_whose_next_clicks_arrive_spread_out_still_shares_one_pass(scheduled, prompt, monkeypatch):
+    """Four attendees stepped together; their next clicks reach the model thread 0.2 s apart (more than
+    the wait per arrival, a tenth of a batch's time, here a learnt 1 s): the first waits for the rest
+    (a batch's time at most) and all four share one pass."""
+    server = scheduled(max_batch=32)
+    room = decoders(server, prompt, 4)
+    queued_together(server.turns, [d.step for d in room])
+    server.turns.cost.typical_s = 1.0
+    monkeypatch.setattr(server.turns.cost, "add", lambda rows, seconds: None)
+    joins = []
+    for decoder in room:
+        joins.append(in_threads([decoder.step]))
+        time.sleep(0.2)
+    for join in joins:
+        join()
+    assert [d.records[-1].batch_rows for d in room] == [4, 4, 4, 4]
+    assert server.turns.last_clicks == 4
 
 
 def test_a_long_prompt_is_read_in_chunks_and_steps_get_in_between(scheduled, prompt):

@@ -9,10 +9,11 @@ server). Request threads hand in work and wait; a dedicated model thread does it
   costs about a tenth of a step, a click's batch takes no run tokens; on a GPU a few join); a run to
   the end queues again after every token, so it never holds the model between tokens, and any
   number of runs delay a click by about one short batch.
-  When fewer rows wait than the last batch had (its users are about to come back with their next
-  step), or steps keep arriving (a room pressing Step together), the model thread waits a little
-  for them (a tenth of a batch's time per arrival, half a batch's time at most), so a room shares
-  one pass instead of splitting into small batches; a lone click does not wait.
+  When fewer clicks wait than the last batch with clicks had (a room pressing Step together: their
+  steps reach the model thread spread over tens of ms), the model thread waits for the rest, a
+  batch's time at most; when steps keep arriving, or fewer run tokens wait than the last batch had,
+  it waits a little (a tenth of a batch's time per arrival, half a batch's time at most); so a room
+  shares one pass instead of splitting into small batches, and a lone click does not wait.
 - `prefill(branch)`: a prompt is fed `chunk` tokens per turn; after each chunk it goes to the back
   of the queue, and a click waiting goes before the next chunk (one batch of clicks at most: then
   the chunk goes, so clicks that never stop coming cannot starve a prompt), so a long prompt delays a
@@ -90,6 +91,7 @@ class Scheduler:
         self.gather_s = gather_s
         self.room_wait_s = room_wait_s
         self.cost = BatchCost()  # advance batches' times: rows within a time, the last batch, a typical one
+        self.last_clicks = 0  # clicks (rows) in the last batch that had any
         self.batches = 0  # advance forward passes run
         self.batched_steps = 0  # advance turns they served
         self.prefill_chunks = 0
@@ -172,20 +174,31 @@ class Scheduler:
         return [turn for turn in self._queue if turn.not_before <= now]
 
     def _gather(self):
-        """Wait (queue lock held, released while waiting) while more advance rows are coming: fewer
-        wait than the last batch had, or they keep arriving. Each arrival extends the wait by a tenth
-        of a batch's time (at least gather_s), half a batch's time (at least gather_s) in all."""
+        """Wait (queue lock held, released while waiting) while more advance rows are coming. Clicks
+        waiting are counted apart from run tokens: fewer clicks than the last batch with clicks had
+        (a room stepping together, whose steps reach the model thread spread over tens of ms) wait for
+        the rest, a batch's time at most; otherwise rows wait while they keep arriving (two or more
+        clicks, or fewer run tokens than the last batch had): a tenth of a batch's time per arrival,
+        half a batch's time in all (each at least gather_s). A lone click does not wait."""
         start = time.monotonic()
         batch_s = self.cost.typical_s
         per_arrival, most = max(self.gather_s, 0.1 * batch_s), max(self.gather_s, 0.5 * batch_s)
-        deadline, seen = start, 0
+        deadline, seen = start, (False, 0)
         while self._ready()[0].kind == "advance" and not self._closed:
-            waiting = sum(turn.rows for turn in self._ready() if turn.kind == "advance")
+            advances = [turn for turn in self._ready() if turn.kind == "advance"]
+            waiting = sum(turn.rows for turn in advances)
+            clicks = sum(turn.rows for turn in advances if turn.interactive)
+            counted, last = (clicks, self.last_clicks) if clicks else (waiting, self.cost.last_rows)
+            room = bool(clicks) and clicks < self.last_clicks
             now = time.monotonic()
-            if waiting > seen:
-                coming = waiting > 1 or waiting < self.cost.last_rows
-                deadline = min(start + most, now + per_arrival) if coming else now
-                seen = waiting
+            if (bool(clicks), counted) > seen:
+                if room:
+                    deadline = start + max(self.gather_s, batch_s)
+                elif counted > 1 or counted < last:
+                    deadline = min(start + most, now + per_arrival)
+                else:
+                    deadline = now
+                seen = (bool(clicks), counted)
             if waiting >= self.max_batch or now >= deadline:
                 return
             self._cond.wait(deadline - now)
@@ -265,6 +278,8 @@ class Scheduler:
             self.batches += 1
             self.batched_steps += len(live)
             self.cost.add(len(items), time.monotonic() - started)
+            clicks = sum(turn.rows for turn in live if turn.interactive)
+            self.last_clicks = clicks or self.last_clicks
         at = 0
         for turn in live:
             turn.future.set_result(results[at:at + len(turn.work)])
