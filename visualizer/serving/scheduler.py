@@ -13,7 +13,8 @@ server). Request threads hand in work and wait; a dedicated model thread does it
   steps reach the model thread spread over tens of ms), the model thread waits for the rest, a
   batch's time at most; when steps keep arriving, or fewer run tokens wait than the last batch had,
   it waits a little (a tenth of a batch's time per arrival, half a batch's time at most); so a room
-  shares one pass instead of splitting into small batches, and a lone click does not wait.
+  shares one pass instead of splitting into small batches, and a lone click after a lone click (an
+  attendee stepping among runs) does not wait.
 - `prefill(branch)`: a prompt is fed `chunk` tokens per turn; after each chunk it goes to the back
   of the queue, and a click waiting goes before the next chunk (one batch of clicks at most: then
   the chunk goes, so clicks that never stop coming cannot starve a prompt), so a long prompt delays a
@@ -179,7 +180,8 @@ class Scheduler:
         (a room stepping together, whose steps reach the model thread spread over tens of ms) wait for
         the rest, a batch's time at most; otherwise rows wait while they keep arriving (two or more
         clicks, or fewer run tokens than the last batch had): a tenth of a batch's time per arrival,
-        half a batch's time in all (each at least gather_s). A lone click does not wait."""
+        half a batch's time in all (each at least gather_s). A lone click after a lone click (or before
+        any) does not wait."""
         start = time.monotonic()
         batch_s = self.cost.typical_s
         per_arrival, most = max(self.gather_s, 0.1 * batch_s), max(self.gather_s, 0.5 * batch_s)
