@@ -112,7 +112,8 @@ def test_3_fast_clicks_and_keys_are_all_done_in_order(page):
 def test_3_step_then_stop_at_once_shows_the_step(page):
     """Stop pressed while a Step is in the server (nothing runs): the Step's token still shows. (Before,
     the Step saw another action of the page waiting, left the painting to it, and Stop paints nothing:
-    the page stayed a step behind.)"""
+    the page stayed a step behind; then the Step painted but counted the Stop as queued, a line that
+    never went away.)"""
     open_tab(page, "decoder")
     wait_chart(page, 0, preview=True)
     for count, delay_ms in enumerate((0, 10, 20, 30, 40, 60), start=1):
@@ -120,6 +121,7 @@ def test_3_step_then_stop_at_once_shows_the_step(page):
                       "setTimeout(() => document.getElementById('stop-btn').click(), delay); }", delay_ms)
         page.wait_for_function(f"document.querySelectorAll('#generated-text .chip').length === {count}",
                                timeout=15_000)
+        assert page.locator("#decoder-status .pending").count() == 0  # no "1 more queued" left for the Stop
 
 
 def test_4_projector_layout_presenter_and_phone(browser, app_url):

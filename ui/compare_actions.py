@@ -82,7 +82,7 @@ class CompareActions:
                 if end_run:
                     session.data["stop"] = False
                 return {**self._lockstep_view(lockstep, texts, charts=True),
-                        self.ui.status: status_html("", pending=max(0, session.waiting - 1), texts=texts)}
+                        self.ui.status: status_html("", pending=max(0, session.waiting_changes - 1), texts=texts)}
         return self.page.answer(request, self.ui.status, act)
 
     def _lockstep_view(self, lockstep, texts, charts):

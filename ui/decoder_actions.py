@@ -198,7 +198,7 @@ class DecoderActions:
                 message, kind = stop_message(decoder.stop, texts), "done"
             elif not records:
                 message, kind = texts["preview"], "info"
-        pending = max(0, session.waiting - 1)
+        pending = max(0, session.waiting_changes - 1)  # a Stop behind paints nothing: not counted
         return {
             **self._panels(decoder, texts),
             ui.chart: self._chart(decoder, shown, texts),
