@@ -57,7 +57,7 @@ def create_app(args, settings=None):
 
 def main(argv=None):
     from ui.layout import launch_options, queue_options
-    from visualizer.serving.memory import freeze_startup_objects
+    from visualizer.serving.memory import defer_full_collections, freeze_startup_objects
 
     args = parse_args(argv)
     try:
@@ -66,6 +66,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     freeze_startup_objects()
+    defer_full_collections()
     demo.queue(**queue_options(ctx)).launch(server_name=args.host, server_port=args.port, share=args.share,
                                             **launch_options(ctx))
     return 0

@@ -131,17 +131,7 @@ def browser_run(url, tokens, clicks):
         context.add_init_script(STREAM_RECORDER)
         page = context.new_page()
         page.set_default_timeout(600_000)
-        page.goto(url)
-        page.wait_for_selector("#app-header [data-ready]", state="attached")
-        page.wait_for_selector("#message-rows textarea")
-        page.locator("#conversation-json .cm-content").click()
-        page.keyboard.press("Control+A")
-        page.keyboard.insert_text(json.dumps(PROMPT))
-        page.click("#apply-json-btn")
-        page.wait_for_function("[...document.querySelectorAll('#message-rows textarea')]"
-                               ".some(t => t.value.includes('lighthouse'))")
-        page.click("#decoder-tab-button")
-        page.wait_for_selector("#next-token-chart .ntc[data-preview='1']")
+        open_on_decoder(page, url, PROMPT)
         box = page.locator("#max-new input")
         box.fill(str(tokens))
         box.press("Tab")
@@ -162,6 +152,22 @@ def browser_run(url, tokens, clicks):
             measured.append((total, server_ms))
         browser.close()
     return run_times, sizes, measured
+
+
+def open_on_decoder(page, url, conversation):
+    """Load the app in `page`, put `conversation` in through the JSON editor (its first message must
+    mention a lighthouse) and open the Decoder tab, its preview drawn."""
+    page.goto(url)
+    page.wait_for_selector("#app-header [data-ready]", state="attached")
+    page.wait_for_selector("#message-rows textarea")
+    page.locator("#conversation-json .cm-content").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(json.dumps(conversation))
+    page.click("#apply-json-btn")
+    page.wait_for_function("[...document.querySelectorAll('#message-rows textarea')]"
+                           ".some(t => t.value.includes('lighthouse'))")
+    page.click("#decoder-tab-button")
+    page.wait_for_selector("#next-token-chart .ntc[data-preview='1']")
 
 
 def rates(times):

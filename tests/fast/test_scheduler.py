@@ -15,6 +15,7 @@ from visualizer.engine.decoder import Decoder
 from visualizer.engine.engine import Engine
 from visualizer.engine.errors import InputError
 from visualizer.engine.sampling import SamplingSettings
+from visualizer.serving import scheduler as scheduler_module
 from visualizer.serving.scheduler import Scheduler, ServerBusy
 
 SEEDS = range(8)
@@ -118,14 +119,42 @@ def test_a_click_batch_carries_run_tokens_only_where_rows_are_nearly_free(schedu
                                                                            fixed_ms, per_row_ms, click_rows,
                                                                            run_rows):
     """The batch times learnt (frozen here) decide: with a click in it, a batch may take at most 1.05x
-    a one-row step; runs alone, 1.5x."""
+    a one-row step; runs alone take the rows `cost.run_rows` allows (nothing steered here: all)."""
     server = scheduled(max_batch=32)
     for rows in (1, 10, 20):
         server.turns.cost.add(rows, (fixed_ms + per_row_ms * rows) / 1000)
     monkeypatch.setattr(server.turns.cost, "add", lambda rows, seconds: None)
+    monkeypatch.setattr(server.turns.cost, "steer_runs", lambda *args: None)
     runs, click = six_run_tokens_then_a_click(server, prompt)
     assert click.records[-1].batch_rows == click_rows
     assert sorted(d.records[-1].batch_rows for d in runs) == run_rows
+
+
+def test_runs_alone_take_the_rows_steered_and_batches_with_clicks_do_not_steer(scheduled, prompt, monkeypatch):
+    server = scheduled(max_batch=32)
+    monkeypatch.setattr(server.turns.cost, "run_rows", lambda factor: 4)
+    steered = []
+    monkeypatch.setattr(server.turns.cost, "steer_runs", lambda rows, *args: steered.append(rows))
+    runs = decoders(server, prompt, 6)
+    queued_together(server.turns, [lambda d=d: d.step(interactive=False) for d in runs])
+    assert sorted(d.records[-1].batch_rows for d in runs) == [2, 2, 4, 4, 4, 4]
+    assert sorted(steered) == [2, 4]  # each batch of runs alone told its time
+    monkeypatch.setattr(server.turns.cost, "rows_within", lambda factor, most: 1)  # a click goes alone
+    runs, click = six_run_tokens_then_a_click(server, prompt)
+    assert click.records[-1].batch_rows == 1
+    assert sorted(steered) == [2, 2, 4, 4]  # the click's batch steered nothing
+
+
+def test_runs_alone_take_longer_batches_when_nobody_clicked_for_a_while(scheduled, prompt, monkeypatch):
+    server = scheduled(max_batch=32)
+    asked = []
+    monkeypatch.setattr(server.turns.cost, "run_rows", lambda factor: asked.append(factor) or 3)
+    runs = decoders(server, prompt, 3)
+    queued_together(server.turns, [lambda d=d: d.step(interactive=False) for d in runs])
+    server.turns.last_click_at -= scheduler_module.CLICKS_RECENT_S
+    queued_together(server.turns, [lambda d=d: d.step(interactive=False) for d in runs])
+    assert asked == [scheduler_module.RUN_BATCH_FACTOR, scheduler_module.QUIET_RUN_BATCH_FACTOR]
+    assert scheduler_module.QUIET_RUN_BATCH_FACTOR > scheduler_module.RUN_BATCH_FACTOR
 
 
 def test_a_room_whose_next_clicks_arrive_spread_out_still_shares_one_pass(scheduled, prompt, monkeypatch):

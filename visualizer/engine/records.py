@@ -20,7 +20,7 @@ _HEAD = 7  # chosen, raw prob, prob, rank, entropy, raw entropy, kept
 _LISTS = 8  # per top list: ids, probs, raw probs, cut flags; two lists (sampled order, raw order)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: no dict per object (a room holds millions of them)
 class Candidate:
     id: int
     text: str  # the token's text, or its bytes as ⟨hex⟩ when it is part of a character
@@ -30,7 +30,7 @@ class Candidate:
     cut: bool  # removed by a warper (top-k, top-p, min-p)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepRecord:
     index: int  # 1-based position among generated tokens; 0 for a preview (nothing chosen yet)
     id: int  # chosen token id, -1 for a preview

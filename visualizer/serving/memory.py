@@ -10,7 +10,13 @@ anew, the rows' keys and values read for attention among them, and the kernel ze
 again: a cost that grows with the context. Run to end in the browser fell from 18.7 to 14.7
 tokens/s over 256 tokens; 32 MiB keeps it at 0.87-0.94x, and the RSS still comes back after load.)
 `rss_bytes()` reads /proc/self/statm. `freeze_startup_objects()` takes what start-up made out of
-the garbage collector's full passes.
+the garbage collector's full passes, and `defer_full_collections()` stops those passes from running
+by themselves: they scan every object alive, and a room's step records grow into millions (a pass
+took 374 ms with 40 runs of ~400 tokens, and more with 34 browsers: every thread stops meanwhile);
+the janitor runs them with `collect_fully()` when `FullCollections` says: in its first idle round
+after any work, and every `FULL_COLLECTION_MAX_S` however busy the server is. Young objects are still collected as usual, and reference counting
+frees everything else the moment it is dropped: what waits for a full pass is only cyclic garbage
+that outlived two young collections (hundreds of objects a minute under load).
 What is left out: other allocators and platforms (these are no-ops off glibc).
 """
 
@@ -23,6 +29,8 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 32 * 2**20
 TRIM_THRESHOLD_BYTES = 16 * 2**20
+FULL_COLLECTION_MAX_S = 600.0  # a server that is never idle still runs a full collection this often
+NEVER = 2**31 - 1  # a threshold the collector's counter does not reach
 
 
 def _libc():
@@ -66,3 +74,28 @@ def freeze_startup_objects():
     behind one took 590 ms)."""
     gc.collect()
     gc.freeze()
+
+
+def defer_full_collections():
+    """Full collections only when `collect_fully()` asks (young generations as before)."""
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, NEVER)
+
+
+class FullCollections:
+    """When the janitor runs a full collection: once the server goes idle after work, and every
+    `max_s` at most. `due(activity, idle, now)` -> True when it is time (and counts it as done)."""
+
+    def __init__(self, now, max_s=FULL_COLLECTION_MAX_S):
+        self.after, self.at, self.max_s = None, now, max_s  # the activity and time of the last one
+
+    def due(self, activity, idle, now):
+        if (idle and activity != self.after) or now - self.at >= self.max_s:
+            self.after, self.at = activity, now
+            return True
+        return False
+
+
+def collect_fully():
+    """One full collection (every generation); -> objects it freed."""
+    return gc.collect()

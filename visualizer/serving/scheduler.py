@@ -3,12 +3,13 @@
 Every forward pass of every user goes through one `Scheduler` (it is the engine's `turns` on a
 server). Request threads hand in work and wait; a dedicated model thread does it:
 - `advance(items, interactive)`: single-token work (`stepper.Advance` / `Feed`). Waiting advance
-  turns share one batch: every click (interactive) up to `max_batch` rows, then the tokens of runs
-  as long as the batch is predicted to take at most RUN_BATCH_FACTOR times a one-row step, or
-  CLICK_BATCH_FACTOR when clicks are in it (`batch_cost.py` learns the times: on a CPU, where a row
-  costs about a tenth of a step, a click's batch takes no run tokens; on a GPU a few join); a run to
-  the end queues again after every token, so it never holds the model between tokens, and any
-  number of runs delay a click by about one short batch.
+  turns share one batch: every click (interactive) up to `max_batch` rows, then the tokens of runs:
+  with clicks in the batch, as many as keep it predicted within CLICK_BATCH_FACTOR times a one-row
+  step (none on a 2-core CPU, a few on a GPU); in a batch of runs alone, `cost.run_rows`, steered
+  by the times such batches took so that one lasts about RUN_BATCH_FACTOR one-row steps, with
+  RUN_BATCH_LEAST rows at least (`batch_cost.py`); QUIET_RUN_BATCH_FACTOR when nobody clicked for
+  CLICKS_RECENT_S (runs nobody steps beside go faster; the first click after waits one longer batch).
+  A run to the end queues again after every token, so it never holds the model between tokens.
   When fewer clicks wait than the last batch with clicks had (a room pressing Step together: their
   steps reach the model thread spread over tens of ms), the model thread waits for the rest, a
   batch's time at most; when steps keep arriving, or fewer run tokens wait than the last batch had,
@@ -47,8 +48,11 @@ LOG = logging.getLogger(__name__)
 DEFAULT_CHUNK = 128
 DEFAULT_MAX_PREFILL_TOKENS = 65_536
 GATHER_S = 0.002  # how long a smaller batch than the last waits for the rest of its users
-RUN_BATCH_FACTOR = 1.5  # runs' tokens join a batch while it stays this short: a click waits ~2 of them
-CLICK_BATCH_FACTOR = 1.05  # ... and a batch with clicks in it, this short (rows nearly free on a GPU: a few join)
+RUN_BATCH_FACTOR = 2.0  # a batch of runs' tokens lasts about this many lone steps: what a click may wait for
+QUIET_RUN_BATCH_FACTOR = 4.0  # ... when nobody clicked for CLICKS_RECENT_S (runs go faster)
+CLICKS_RECENT_S = 60.0
+RUN_BATCH_LEAST = 2  # a batch of runs takes this many rows at least, however long
+CLICK_BATCH_FACTOR = 1.05  # a batch with clicks takes run tokens within this (rows nearly free on a GPU: a few join)
 ROOM_RETRY_S = 0.05  # a turn waiting for room in the KV pool is tried again this often
 ROOM_WAIT_S = 20.0  # ... for at most this long
 
@@ -93,6 +97,7 @@ class Scheduler:
         self.room_wait_s = room_wait_s
         self.cost = BatchCost()  # advance batches' times: rows within a time, the last batch, a typical one
         self.last_clicks = 0  # clicks (rows) in the last batch that had any
+        self.last_click_at = time.monotonic()  # when it ran (start-up counts: the first click is quick)
         self.batches = 0  # advance forward passes run
         self.batched_steps = 0  # advance turns they served
         self.prefill_chunks = 0
@@ -236,8 +241,11 @@ class Scheduler:
             oldest.passed_over += 1
         waiting = [turn for turn in ready if turn.kind == "advance"]
         waiting.sort(key=lambda turn: not turn.interactive)  # stable: clicks first, then runs, each by arrival
-        factor = CLICK_BATCH_FACTOR if waiting[0].interactive else RUN_BATCH_FACTOR
-        for_runs = self.cost.rows_within(factor, self.max_batch)
+        if waiting[0].interactive:
+            for_runs = self.cost.rows_within(CLICK_BATCH_FACTOR, self.max_batch)
+        else:
+            steered = self.cost.run_rows(self._run_factor()) or self.max_batch
+            for_runs = min(self.max_batch, max(RUN_BATCH_LEAST, steered))
         batch, rows = [], 0
         for turn in waiting:
             limit = self.max_batch if turn.interactive else max(for_runs, 1 if not batch else 0)
@@ -248,6 +256,10 @@ class Scheduler:
         for turn in batch:
             self._queue.remove(turn)
         return batch
+
+    def _run_factor(self):
+        recent = time.monotonic() - self.last_click_at < CLICKS_RECENT_S
+        return RUN_BATCH_FACTOR if recent else QUIET_RUN_BATCH_FACTOR
 
     def _serve(self, batch):
         head = batch[0]
@@ -279,9 +291,13 @@ class Scheduler:
         with self._cond:
             self.batches += 1
             self.batched_steps += len(live)
-            self.cost.add(len(items), time.monotonic() - started)
+            seconds = time.monotonic() - started
+            self.cost.add(len(items), seconds)
             clicks = sum(turn.rows for turn in live if turn.interactive)
-            self.last_clicks = clicks or self.last_clicks
+            if clicks:
+                self.last_clicks, self.last_click_at = clicks, time.monotonic()
+            else:
+                self.cost.steer_runs(len(items), seconds, self._run_factor(), RUN_BATCH_LEAST)
         at = 0
         for turn in live:
             turn.future.set_result(results[at:at + len(turn.work)])

@@ -7,15 +7,17 @@ store to give back idle sessions' pool rows. On a ZeroGPU Space the forward pass
 `@spaces.GPU` (`zerogpu.py`) and the pool lives on the CPU. A tokenizer-only model gets no engine:
 its workspaces render and tokenize, and decoding says it needs weights.
 A janitor thread sweeps idle sessions every `JANITOR_S` and, when nothing ran since its last round,
-gives freed host memory back to the system (`memory.py`).
+runs the garbage collector's full pass and gives freed host memory back to the system; a server
+that never goes idle gets the full pass every `FULL_COLLECTION_MAX_S` (`memory.py`).
 What is left out: HTTP, the UI and languages (`ui/`).
 """
 
 import threading
+import time
 
 from ..engine.engine import Engine
 from ..engine.workspace import DecodeOptions, Workspace
-from .memory import give_back, rss_bytes, tune_allocator
+from .memory import FullCollections, collect_fully, give_back, rss_bytes, tune_allocator
 from .scheduler import Scheduler
 from .sessions import SessionStore
 from .zerogpu import gpu_call, on_zerogpu
@@ -64,12 +66,15 @@ class Server:
             self.scheduler.close()
 
     def _tidy(self):
-        last = None
+        last, collections = None, FullCollections(time.monotonic())
         while not self._stopping.wait(JANITOR_S):
             self.store.sweep()
             stats = self.scheduler.stats() if self.scheduler is not None else {}
             activity = (stats.get("batches"), stats.get("prefill_chunks"))
-            if activity == last:  # nothing ran since the last round: give freed memory back
+            idle = activity == last  # nothing ran since the last round
+            if collections.due(activity, idle, time.monotonic()):
+                collect_fully()
+            if idle:  # give freed memory back
                 if self.engine is not None:
                     self.engine.pool.release_free_memory()
                 give_back()
