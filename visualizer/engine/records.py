@@ -20,7 +20,7 @@ _HEAD = 7  # chosen, raw prob, prob, rank, entropy, raw entropy, kept
 _LISTS = 8  # per top list: ids, probs, raw probs, cut flags; two lists (sampled order, raw order)
 
 
-@dataclass(frozen=True, slots=True)  # slots: no dict per object (a room holds millions of them)
+@dataclass(frozen=True, slots=True)  # slots: no dict per object (a room holds ~10^5-10^6)
 class Candidate:
     id: int
     text: str  # the token's text, or its bytes as ⟨hex⟩ when it is part of a character

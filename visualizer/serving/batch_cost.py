@@ -8,11 +8,11 @@
 - `run_rows(factor)`: how many rows a batch of runs' tokens alone may take to last about `factor`
   one-row steps, steered by what such batches actually took (`steer_runs`): one more row after a
   batch that used every row it was allowed and finished within `factor` x a one-row step, a fifth
-  fewer after one that did not (each factor steered apart: the scheduler switches between two). A model cannot
-  do this on a CPU: there a batch of 2 or 3 rows costs 1.7-2x a lone step while 12 rows cost 1.9x
-  (the 49k-row output head's matrix product is slower at 2-3 rows than at 4 in MKL), and a least-
-  squares line over a room's batches of 7-10 rows took its slope from noise: batches meant to last
-  75 ms took 140, and an attendee's click waited behind them.
+  fewer after one that did not (each factor steered apart: the scheduler switches between two). A
+  model cannot do this on a CPU: there a batch of 2 or 3 rows costs 1.7-2x a lone step while 12 rows
+  cost 1.9x (the 49k-row output head's matrix product is slower at 2-3 rows than at 4 in MKL), and a
+  least-squares line over a room's batches of 7-10 rows took its slope from noise: batches meant to
+  last 75 ms took 140, and an attendee's click waited behind them.
 Before any one-row batch, `lone` is t(1) of a least-squares line over the batches seen (`fit`);
 before two row counts, there is no limit. It also keeps what the scheduler's gathering reads:
 `last_rows` (the last batch's rows) and `typical_s` (a moving average of a batch's time).

@@ -9,14 +9,15 @@ calls it when it goes idle. (A 128 KiB threshold, tried first, mapped every step
 anew, the rows' keys and values read for attention among them, and the kernel zeroed each page
 again: a cost that grows with the context. Run to end in the browser fell from 18.7 to 14.7
 tokens/s over 256 tokens; 32 MiB keeps it at 0.87-0.94x, and the RSS still comes back after load.)
-`rss_bytes()` reads /proc/self/statm. `freeze_startup_objects()` takes what start-up made out of
-the garbage collector's full passes, and `defer_full_collections()` stops those passes from running
-by themselves: they scan every object alive, and a room's step records grow into millions (a pass
-took 374 ms with 40 runs of ~400 tokens, and more with 34 browsers: every thread stops meanwhile);
-the janitor runs them with `collect_fully()` when `FullCollections` says: in its first idle round
-after any work, and every `FULL_COLLECTION_MAX_S` however busy the server is. Young objects are still collected as usual, and reference counting
-frees everything else the moment it is dropped: what waits for a full pass is only cyclic garbage
-that outlived two young collections (hundreds of objects a minute under load).
+`rss_bytes()` reads /proc/self/statm. `freeze_startup_objects()` takes what start-up made out of the
+garbage collector's full passes, and `defer_full_collections()` stops those passes from running by
+themselves: they scan every object alive, and a room's step records grow into hundreds of thousands
+of objects (a pass took 374 ms with 40 runs of ~400 tokens, every thread stopped meanwhile); the
+janitor runs them with `collect_fully()` when `FullCollections` says: in its first idle round after
+any work, and every `FULL_COLLECTION_MAX_S` however busy the server is. Young objects are still
+collected as usual, and reference counting frees everything else the moment it is dropped: what
+waits for a full pass is only cyclic garbage that outlived two young collections (hundreds of
+objects a minute under load).
 What is left out: other allocators and platforms (these are no-ops off glibc).
 """
 
