@@ -18,8 +18,16 @@ GREEDY, SAMPLED = 0, 1
 STORY = [{"role": "user", "content": "Tell me a short story about a cat."}]
 SHORT_ANSWER = [{"role": "user", "content": "What is 2+2? Answer with one number only."}]
 HOT = SamplingSettings.sampled(temperature=1.5, seed=7)
-# Batched rows differ from a lone row by float32 rounding only.
-LOGITS_TOLERANCE = {"atol": 1e-4, "rtol": 1.3e-6}
+# Batched rows differ from a lone row by float32 rounding only: oneDNN's linear kernels differ with the
+# number of rows (measured: logits up to 1.7e-4 apart, on SmolLM2's logits of magnitude ~20). The
+# performance issue's bar for batched against lone in float32: probabilities within 2e-4.
+LOGITS_TOLERANCE = {"atol": 5e-4, "rtol": 0}
+PROBS_TOLERANCE = {"atol": 2e-4, "rtol": 0}
+
+
+def assert_same_distribution(logits, expected):
+    torch.testing.assert_close(logits, expected, **LOGITS_TOLERANCE)
+    torch.testing.assert_close(torch.softmax(logits, -1), torch.softmax(expected, -1), **PROBS_TOLERANCE)
 
 
 def prompt(loaded, messages):
@@ -59,7 +67,7 @@ def test_greedy_row_equals_generate_and_sampled_row_equals_a_lone_decoder(engine
         expected = lone.step()
         assert (sampled.id, sampled.index, sampled.stop) == (expected.id, expected.index, expected.stop)
         assert greedy.index == sampled.index and greedy.batch_rows == sampled.batch_rows == 2
-        torch.testing.assert_close(lockstep.branches[SAMPLED].logits, lone.branch.logits, **LOGITS_TOLERANCE)
+        assert_same_distribution(lockstep.branches[SAMPLED].logits, lone.branch.logits)
     assert lockstep.finished
     assert lockstep.branches[GREEDY].generated == generate_greedy(loaded, ids, 32)
     assert lockstep.branches[SAMPLED].generated == lone.generated
@@ -131,7 +139,7 @@ def test_evict_rebuilds_the_same_rows(engine, loaded, evict_after):
     list(reference.run(max_steps=evict_after))
     evicted.preview()  # rebuilds both rows from their ids
     for branch, expected in zip(evicted.branches, reference.branches):
-        torch.testing.assert_close(branch.logits, expected.logits, **LOGITS_TOLERANCE)
+        assert_same_distribution(branch.logits, expected.logits)
         assert engine.pool.length(branch.handle) == len(branch.ids)
     list(evicted.run())
     for branch, expected in zip(evicted.branches, steady.branches):

@@ -8,6 +8,7 @@ What is left out: SmolLM2 (the reference tier in tests/ uses it).
 
 import pytest
 
+from visualizer.engine.cpu_linear import pack_linears
 from visualizer.engine.engine import Engine
 from visualizer.engine.models import LoadedModel
 from visualizer.engine.qwen_offline import build_tiny_qwen3, load_qwen_offline
@@ -21,8 +22,9 @@ CONVERSATION = [
 
 @pytest.fixture(scope="session")
 def tiny():
-    return LoadedModel("tiny-qwen3", "tiny Qwen3 (random)", load_qwen_offline(), build_tiny_qwen3(),
-                       "cpu", "float32", 4096)
+    model = build_tiny_qwen3()
+    pack_linears(model)  # as load_model does on the CPU
+    return LoadedModel("tiny-qwen3", "tiny Qwen3 (random)", load_qwen_offline(), model, "cpu", "float32", 4096)
 
 
 @pytest.fixture()

@@ -15,11 +15,12 @@ PoolFull or any error every length, table and page is as before. Three ways to r
   writes into the CPU pool. Each call ships the rows' whole pages: the price of ZeroGPU.
 `inspect(handle, position, token_id, options)` is a read-only probe pass (hidden states, attention
 weights: see probe.py) at a position the row already holds; the pool is left as it was.
-On the CPU a pass of fewer than `WIDE_PASS_TOKENS` tokens runs on one intra-op thread: such a pass
-is dispatch-bound (one token of SmolLM2 after up to 512 tokens takes 44-46 ms on one thread or on
-two; after 2,048, 57 against 51 ms), and under load a second thread only waits for cores the
-server's other threads hold (an attendee's step during 40 runs, 2-core CPU: median 234-239 ms with
-narrow passes on one thread, 279-326 ms on two); wider passes use them all.
+On the CPU a pass of fewer than `WIDE_PASS_TOKENS` tokens runs on `narrow_threads` intra-op
+threads (None: all of them), which the scheduler sets to 1 while other turns wait: under load a
+second thread only waits for cores the server's other threads hold (an attendee's step during 40
+runs, 2-core CPU, MKL: median 234-239 ms with narrow passes on one thread, 279-326 ms on two),
+while alone it helps (a run to the end with oneDNN's packed weights, `cpu_linear.py`: 47 tokens a
+second on two threads, 37 on one); wider passes always use them all.
 The runner is not thread-safe: one thread drives it (the scheduler's model thread).
 What is left out: sampling (the caller picks from the logits), multi-row extends,
 models spread over several devices (the pool lives on one).
@@ -45,6 +46,7 @@ class ModelRunner:
         if pool.device.type != wanted:
             raise ValueError(f"the KV pool is on {pool.device.type}; this runner needs it on {wanted}")
         self.model, self.pool, self.max_batch = model, pool, max_batch
+        self.narrow_threads = None  # intra-op threads of a narrow CPU pass (None: all; see the docstring)
         self.remote = device_call(device_forward) if device_call is not None else None
         self.remote_probe = device_call(device_probe) if device_call is not None else None
         self.graphs = bool(graphs) and pool.device.type == "cuda" and self.remote is None
@@ -106,10 +108,12 @@ class ModelRunner:
         return logits
 
     def _threads(self, tokens):
-        """On the CPU, one intra-op thread for a narrow pass (see the module docstring)."""
-        if self.model.device.type != "cpu" or tokens >= WIDE_PASS_TOKENS or torch.get_num_threads() == 1:
+        """On the CPU, `narrow_threads` intra-op threads for a narrow pass (see the module docstring)."""
+        narrow = self.narrow_threads
+        if (self.model.device.type != "cpu" or tokens >= WIDE_PASS_TOKENS or narrow is None
+                or narrow >= torch.get_num_threads()):
             return contextlib.nullcontext()
-        return _one_thread()
+        return _intra_op_threads(narrow)
 
     def _split_ids(self, ids):
         """-> (host ids list, device tensor or None): ids already on the model's device skip the host."""
@@ -155,9 +159,9 @@ class ModelRunner:
 
 
 @contextlib.contextmanager
-def _one_thread():
+def _intra_op_threads(count):
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(count)
     try:
         yield
     finally:

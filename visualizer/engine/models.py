@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import torch
 
 from .chat_tokenizer import HFChatTokenizer
+from .cpu_linear import pack_linears
 
 DEFAULT_SPEC = "smollm2"
 SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -167,6 +168,7 @@ def _load_pretrained(spec, name, source, device, dtype, tokenizer_only, report):
     if not placement:
         model.to(device)
     model.eval()
+    pack_linears(model)  # float32 on the CPU: oneDNN's packed weights (cpu_linear.py)
     context = getattr(model.config, "max_position_embeddings", None) or 2048
     chat_tokenizer = HFChatTokenizer(tokenizer, name, vocab_size=model.config.vocab_size,
                                      eos_ids=model.generation_config.eos_token_id)
