@@ -11,8 +11,12 @@ packed model's logits to an unpacked one's within 1e-4).
 `pack_linears(model)` swaps every `nn.Linear` for a `PackedLinear` holding the weight in oneDNN's
 blocked layout (`torch.ops.mkldnn._reorder_linear_weight`, the op torch.compile's CPU backend
 uses) and returns how many it swapped. The dense weights go with the swapped modules, except where
-another module shares them (a tied output head keeps the embedding's). It leaves the model as it is
-where packing does not apply: a model not on the CPU, not float32, or a torch without oneDNN.
+another module shares them (a tied output head keeps the embedding's). The tensors left (embedding,
+norms) are then copied out of the weights file's memory map: while one of them kept the map alive,
+the file's pages that packing had read stayed in the process's memory (SmolLM2: RSS 1,394 MiB after
+packing, 992 with the copies; 396 before packing, but the dense weights were not read yet then).
+It leaves the model as it is where packing does not apply: a model not on the CPU, not float32, or
+a torch without oneDNN.
 What is left out: training (the packed op has no backward), other dtypes (bf16 on the CPU has its
 own kernels), moving a packed model to another device (pack after `.to()`).
 """
@@ -53,4 +57,7 @@ def pack_linears(model):
             if type(child) is torch.nn.Linear:
                 setattr(module, name, PackedLinear(child))
                 swapped += 1
+    if swapped:
+        for tensor in [*model.parameters(), *model.buffers()]:
+            tensor.data = tensor.data.clone()  # off the weights file's map, which can then go
     return swapped
