@@ -63,19 +63,26 @@ def decoders(engine, prompt, count, max_new=12):
     return made
 
 
+def queued_in_order(scheduler, groups):
+    """Each group of functions queues (all of it) before the next, behind a held model thread; returns
+    once every one is served."""
+    release, join_hold = held(scheduler)
+    joins, queued = [], 0
+    for functions in groups:
+        joins.append(in_threads(functions))
+        queued += len(functions)
+        wait_until(lambda: scheduler.waiting == queued)
+    release.set()
+    join_hold()
+    for join in joins:
+        join()
+
+
 def six_run_tokens_then_a_click(server, prompt):
     """Six runs' next tokens queue, then a click, all behind a held model thread; -> (runs, click) once
     every one is served."""
     runs, click = decoders(server, prompt, 6), decoders(server, prompt, 1)[0]
-    release, join_hold = held(server.turns)
-    join_runs = in_threads([lambda d=d: d.step(interactive=False) for d in runs])
-    wait_until(lambda: server.turns.waiting == 6)
-    join_click = in_threads([click.step])
-    wait_until(lambda: server.turns.waiting == 7)
-    release.set()
-    join_hold()
-    join_click()
-    join_runs()
+    queued_in_order(server.turns, [[lambda d=d: d.step(interactive=False) for d in runs], [click.step]])
     return runs, click
 
 
@@ -245,15 +252,7 @@ def test_a_narrow_pass_runs_on_one_thread_while_others_wait_and_on_all_alone(sch
     click, reader = decoders(server, prompt, 1)[0], Decoder(server, prompt * 4, max_new_tokens=4)
     click.step()
     assert seen == [None]  # alone: every intra-op thread
-    release, join_hold = held(server.turns)
-    join_read = in_threads([reader.start])
-    wait_until(lambda: server.turns.waiting == 1)
-    join_click = in_threads([click.step])
-    wait_until(lambda: server.turns.waiting == 2)
-    release.set()
-    join_hold()
-    join_click()
-    join_read()
+    queued_in_order(server.turns, [[reader.start], [click.step]])
     assert seen == [None, scheduler_module.CROWDED_NARROW_THREADS]  # the prompt's chunks waited
 
 
