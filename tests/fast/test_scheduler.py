@@ -244,16 +244,9 @@ def test_clicks_that_keep_coming_do_not_starve_a_prompt(scheduled, prompt, monke
     assert left_when_read[0] >= 10  # read while clicks kept coming (about one batch of clicks per chunk)
 
 
-def test_a_narrow_pass_runs_on_one_thread_while_others_wait_and_on_all_alone(scheduled, prompt, monkeypatch):
-    server = scheduled(chunk=8)
-    runner, seen = server.runner, []
-    real_step = runner.step
-    monkeypatch.setattr(runner, "step", lambda *args: seen.append(runner.narrow_threads) or real_step(*args))
-    click, reader = decoders(server, prompt, 1)[0], Decoder(server, prompt * 4, max_new_tokens=4)
-    click.step()
-    assert seen == [None]  # alone: every intra-op thread
-    queued_in_order(server.turns, [[reader.start], [click.step]])
-    assert seen == [None, scheduler_module.CROWDED_NARROW_THREADS]  # the prompt's chunks waited
+def test_the_servers_narrow_passes_run_on_one_thread_and_the_engine_alone_on_all(scheduled, engine):
+    assert scheduled().runner.narrow_threads == scheduler_module.SERVER_NARROW_THREADS == 1
+    assert engine.runner.narrow_threads is None  # the engine alone (CLI, benches): every thread
 
 
 def test_too_many_prompt_tokens_waiting_are_refused_clearly(scheduled, prompt):

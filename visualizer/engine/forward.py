@@ -16,11 +16,13 @@ PoolFull or any error every length, table and page is as before. Three ways to r
 `inspect(handle, position, token_id, options)` is a read-only probe pass (hidden states, attention
 weights: see probe.py) at a position the row already holds; the pool is left as it was.
 On the CPU a pass of fewer than `WIDE_PASS_TOKENS` tokens runs on `narrow_threads` intra-op
-threads (None: all of them), which the scheduler sets to 1 while other turns wait: under load a
-second thread only waits for cores the server's other threads hold (an attendee's step during 40
-runs, 2-core CPU, MKL: median 234-239 ms with narrow passes on one thread, 279-326 ms on two),
-while alone it helps (a run to the end with oneDNN's packed weights, `cpu_linear.py`: 47 tokens a
-second on two threads, 37 on one); wider passes always use them all.
+threads (None, the default: all of them); the server's scheduler sets 1. Measured on this 2-core
+CPU with oneDNN's packed weights (`cpu_linear.py`): the engine alone runs to the end at 47 tokens a
+second on two threads, 37 on one; but beside a browser on the same machine (the laptop of a
+workshop) one thread runs faster (25 tokens a second on the page against 20-22 with two, the
+server's step 38-42 ms against 50), as it does under load (an attendee's step during 40 runs,
+MKL: median 234-239 ms with narrow passes on one thread, 279-326 ms on two): a second thread only
+waits for a core someone else holds. Wider passes use every thread.
 The runner is not thread-safe: one thread drives it (the scheduler's model thread).
 What is left out: sampling (the caller picks from the logits), multi-row extends,
 models spread over several devices (the pool lives on one).

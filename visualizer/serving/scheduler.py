@@ -28,8 +28,8 @@ gets a chance to make room and the turn is tried once more; if the rows in use s
 the turn waits (retried every `ROOM_RETRY_S`, other work going on) for sessions to go idle and
 give their rows back, up to `room_wait_s`; then it fails with a one-line error.
 When the model thread has nothing to do it captures pending CUDA graphs (`runner.capture_pending`).
-On the CPU a narrow pass (a few rows) runs on one intra-op thread while other turns wait, on all
-when it is alone (`runner.narrow_threads`, see engine/forward.py).
+On the CPU the server's narrow passes (a few rows) run on one intra-op thread (`runner.narrow_threads`,
+see engine/forward.py): the server shares its cores with Gradio's threads and, on a laptop, the browser.
 What is left out: priorities beyond clicks-before-runs, and preemption of a turn already running.
 """
 
@@ -55,7 +55,7 @@ QUIET_RUN_BATCH_FACTOR = 4.0  # ... when nobody clicked for CLICKS_RECENT_S (run
 CLICKS_RECENT_S = 60.0
 RUN_BATCH_LEAST = 2  # a batch of runs takes this many rows at least, however long
 CLICK_BATCH_FACTOR = 1.05  # a batch with clicks takes run tokens within this (rows nearly free on a GPU: a few join)
-CROWDED_NARROW_THREADS = 1  # a narrow CPU pass's threads while other turns wait (forward.py's docstring)
+SERVER_NARROW_THREADS = 1  # intra-op threads of the server's narrow CPU passes (forward.py's docstring)
 ROOM_RETRY_S = 0.05  # a turn waiting for room in the KV pool is tried again this often
 ROOM_WAIT_S = 20.0  # ... for at most this long
 
@@ -88,6 +88,7 @@ class Scheduler:
     def __init__(self, runner, max_batch=32, chunk=DEFAULT_CHUNK, max_prefill_tokens=DEFAULT_MAX_PREFILL_TOKENS,
                  on_pool_full=None, gather_s=GATHER_S, room_wait_s=ROOM_WAIT_S):
         self.runner = runner
+        runner.narrow_threads = SERVER_NARROW_THREADS
         self.max_batch = max_batch
         self.chunk = chunk
         self.max_prefill_tokens = max_prefill_tokens
@@ -176,7 +177,6 @@ class Scheduler:
                     continue
                 self._gather()
                 batch = self._take()
-                self.runner.narrow_threads = CROWDED_NARROW_THREADS if self._queue else None
             self._serve(batch)
 
     def _ready(self):
