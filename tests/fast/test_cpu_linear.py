@@ -6,19 +6,13 @@ embedding a tied head shares left whole. What is left out: the speed (bench/engi
 """
 
 import torch
-from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from tiny import SHAPES
 from visualizer.engine.cpu_linear import PackedLinear, pack_linears
-
-
-def seeded_model(dtype=torch.float32):
-    torch.manual_seed(0)
-    return Qwen3ForCausalLM(Qwen3Config(head_dim=16, tie_word_embeddings=True, **SHAPES)).to(dtype).eval()
+from visualizer.engine.qwen_offline import build_tiny_qwen3
 
 
 def test_packed_model_equals_transformers_dense_one():
-    dense, packed = seeded_model(), seeded_model()
+    dense, packed = build_tiny_qwen3(), build_tiny_qwen3()
     embedding = packed.get_input_embeddings().weight.clone()
     assert pack_linears(packed) == 2 * 7 + 1  # q k v o gate up down per layer, and the head
     assert not any(type(module) is torch.nn.Linear for module in packed.modules())
@@ -36,6 +30,6 @@ def test_packed_model_equals_transformers_dense_one():
 
 
 def test_models_packing_does_not_apply_to_are_left_as_they_are():
-    model = seeded_model(torch.bfloat16)
+    model = build_tiny_qwen3().to(torch.bfloat16)
     assert pack_linears(model) == 0
     assert sum(type(module) is torch.nn.Linear for module in model.modules()) == 2 * 7 + 1

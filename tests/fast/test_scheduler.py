@@ -63,26 +63,19 @@ def decoders(engine, prompt, count, max_new=12):
     return made
 
 
-def queued_in_order(scheduler, groups):
-    """Each group of functions queues (all of it) before the next, behind a held model thread; returns
-    once every one is served."""
-    release, join_hold = held(scheduler)
-    joins, queued = [], 0
-    for functions in groups:
-        joins.append(in_threads(functions))
-        queued += len(functions)
-        wait_until(lambda: scheduler.waiting == queued)
-    release.set()
-    join_hold()
-    for join in joins:
-        join()
-
-
 def six_run_tokens_then_a_click(server, prompt):
     """Six runs' next tokens queue, then a click, all behind a held model thread; -> (runs, click) once
     every one is served."""
     runs, click = decoders(server, prompt, 6), decoders(server, prompt, 1)[0]
-    queued_in_order(server.turns, [[lambda d=d: d.step(interactive=False) for d in runs], [click.step]])
+    release, join_hold = held(server.turns)
+    join_runs = in_threads([lambda d=d: d.step(interactive=False) for d in runs])
+    wait_until(lambda: server.turns.waiting == 6)
+    join_click = in_threads([click.step])
+    wait_until(lambda: server.turns.waiting == 7)
+    release.set()
+    join_hold()
+    join_click()
+    join_runs()
     return runs, click
 
 

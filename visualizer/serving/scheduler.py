@@ -295,11 +295,12 @@ class Scheduler:
         with self._cond:
             self.batches += 1
             self.batched_steps += len(live)
-            seconds = time.monotonic() - started
+            ended = time.monotonic()
+            seconds = ended - started
             self.cost.add(len(items), seconds)
             clicks = sum(turn.rows for turn in live if turn.interactive)
             if clicks:
-                self.last_clicks, self.last_click_at = clicks, time.monotonic()
+                self.last_clicks, self.last_click_at = clicks, ended
             else:
                 self.cost.steer_runs(len(items), seconds, self._run_factor(), RUN_BATCH_LEAST)
         at = 0
