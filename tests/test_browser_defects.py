@@ -1,6 +1,7 @@
 """One browser test per defect of issue 8's "Why" list (each failed on the UI before the rebuild).
 
-1 rows editable on load, after a preset and after an import; 2 display settings keep the tokens;
+1 rows editable on load, after a preset and after an import, and a paste or a Backspace in a row
+reaching the conversation (found by hand later); 2 display settings keep the tokens;
 3 fast clicks and key presses all done, in order, key auto-repeat ignored, a Step then Stop at once
 shows the step; 4 projector layout, presenter switch, phone chart; 5 export on the first click,
 import in the browser with a size limit; 6 sampling controls re-warp the shown distribution live,
@@ -63,6 +64,21 @@ def test_1_rows_editable_on_load_after_preset_and_import(page, tmp_path):
     page.locator("#message-rows .role input").last.click()
     page.get_by_role("option", name="system").click()
     page.wait_for_function("document.querySelector('#conversation-json .cm-content').innerText.split('system').length === 3")
+
+
+def test_1_pasted_and_deleted_text_in_a_row_reaches_the_conversation(page):
+    """Found by hand (stop 17): Gradio's Textbox sends its `input` event only on a key press, so a paste
+    or a Backspace in a message row changed nothing until the next letter was typed."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.evaluate("navigator.clipboard.writeText('Pasted question about cats?')")
+    box = page.locator(ROWS_TEXT).last
+    box.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Control+V")
+    wait_text(page, "#conversation-json .cm-content", "Pasted question about cats?")
+    box.press("End")
+    box.press("Backspace")
+    wait_text(page, "#conversation-json .cm-content", 'Pasted question about cats"')
 
 
 def test_2_candidates_shown_and_max_new_tokens_keep_the_tokens(page):

@@ -161,7 +161,9 @@ def _message_rows(shared, structure):
             gr.on([role.input], lambda values, i=index, role=role: {
                 conversation: edits.set_role(values[conversation], i, values[role])},
                 inputs={conversation, role}, outputs=[conversation], **views)
-            gr.on([content.input], lambda values, i=index, content=content: {
+            # `change`, not `input`: Gradio 6.31's Textbox sends `input` only on a key press (not on a
+            # paste or a Backspace); the server never sets a row's text, so every change is the user's.
+            gr.on([content.change], lambda values, i=index, content=content: {
                 conversation: edits.set_content(values[conversation], i, values[content])},
                 inputs={conversation, content}, outputs=[conversation], trigger_mode="always_last", **views)
             for button, edit in ((up, lambda m, i=index: edits.move_message(m, i, -1)),
