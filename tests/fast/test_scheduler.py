@@ -108,7 +108,32 @@ def test_clicks_go_before_the_tokens_of_runs_and_batches_respect_max_batch(sched
     server = scheduled(max_batch=4)
     runs, click = six_run_tokens_then_a_click(server, prompt)
     assert click.records[-1].batch_rows == 4  # the click and the three oldest run tokens
+    assert server.turns.stats()["last_click_wait"] == 0
     assert sorted(d.records[-1].batch_rows for d in runs) == [3, 3, 3, 4, 4, 4]  # the other three after
+
+
+def test_a_click_waits_for_the_batch_in_flight_only_and_the_server_says_how_many(scheduled, prompt, monkeypatch):
+    """/stats' `last_click_wait`: advance batches run while the last click served waited (what the
+    hardening test and bench read instead of timing clicks through HTTP)."""
+    server = scheduled(max_batch=2)
+    runs, click = decoders(server, prompt, 6), decoders(server, prompt, 1)[0]
+    in_flight, release, real = [], threading.Event(), scheduler_module.stepper.run_batch
+
+    def first_batch_held(runner, items):
+        if not in_flight:
+            in_flight.append(len(items))
+            release.wait(30)
+        return real(runner, items)
+    monkeypatch.setattr(scheduler_module.stepper, "run_batch", first_batch_held)
+    join_runs = in_threads([lambda d=d: d.step(interactive=False) for d in runs])
+    wait_until(lambda: in_flight and server.turns.waiting == 6 - in_flight[0])
+    join_click = in_threads([click.step])
+    wait_until(lambda: server.turns.waiting == 7 - in_flight[0])
+    release.set()
+    join_click()
+    join_runs()
+    assert server.turns.stats()["last_click_wait"] == 1  # the runs' batch in flight, not the run tokens queued
+    assert server.turns.stats()["batches"] >= 3
 
 
 @pytest.mark.parametrize("fixed_ms, per_row_ms, click_rows, run_rows", [

@@ -28,6 +28,8 @@ gets a chance to make room and the turn is tried once more; if the rows in use s
 the turn waits (retried every `ROOM_RETRY_S`, other work going on) for sessions to go idle and
 give their rows back, up to `room_wait_s`; then it fails with a one-line error.
 When the model thread has nothing to do it captures pending CUDA graphs (`runner.capture_pending`).
+`stats()` counts batches, the steps they served, prompt chunks and, for the last click served, the
+advance batches that ran while it waited (`last_click_wait`: 1 at most when clicks go first).
 On the CPU the server's narrow passes (a few rows) run on one intra-op thread (`runner.narrow_threads`,
 see engine/forward.py): the server shares its cores with Gradio's threads and, on a laptop, the browser.
 What is left out: priorities beyond clicks-before-runs, and preemption of a turn already running.
@@ -78,6 +80,7 @@ class _Turn:
         self.passed_over = 0  # batches of clicks served while this (non-advance) turn was the oldest
         self.not_before = 0.0  # a turn waiting for room is not tried again before this (monotonic) time
         self.room_deadline = None  # ... and fails after this one
+        self.queued_after = 0  # advance batches run before this turn was queued
 
     @property
     def rows(self):
@@ -102,6 +105,7 @@ class Scheduler:
         self.cost = BatchCost()  # advance batches' times: rows within a time, the last batch, a typical one
         self.last_clicks = 0  # clicks (rows) in the last batch that had any
         self.last_click_at = time.monotonic()  # when it ran (start-up counts: the first click is quick)
+        self.last_click_wait = 0  # advance batches that ran while the last served click waited
         self.batches = 0  # advance forward passes run
         self.batched_steps = 0  # advance turns they served
         self.prefill_chunks = 0
@@ -138,7 +142,7 @@ class Scheduler:
         with self._cond:
             return {"batches": self.batches, "batched_steps": self.batched_steps,
                     "prefill_chunks": self.prefill_chunks, "waiting": len(self._queue),
-                    "prefill_tokens_waiting": self._prefill_tokens}
+                    "prefill_tokens_waiting": self._prefill_tokens, "last_click_wait": self.last_click_wait}
 
     def close(self):
         with self._cond:
@@ -151,6 +155,7 @@ class Scheduler:
         with self._cond:
             if self._closed:
                 raise RuntimeError("the scheduler is closed")
+            turn.queued_after = self.batches
             self._queue.append(turn)
             self._cond.notify_all()
         try:
@@ -301,6 +306,7 @@ class Scheduler:
             clicks = sum(turn.rows for turn in live if turn.interactive)
             if clicks:
                 self.last_clicks, self.last_click_at = clicks, ended
+                self.last_click_wait = max(self.batches - 1 - turn.queued_after for turn in live if turn.interactive)
             else:
                 self.cost.steer_runs(len(items), seconds, self._run_factor(), RUN_BATCH_LEAST)
         at = 0
