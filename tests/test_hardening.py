@@ -159,12 +159,14 @@ def test_runs_do_not_starve_a_click_and_a_cancelled_run_stops_within_a_step(serv
     for runner in runners:
         runner.predict(STORY, api_name="/start")
         jobs.append(runner.submit(CAP, api_name="/run"))
-    while min(len(job.outputs()) for job in jobs) < 3:
-        time.sleep(0.05)
-    for _ in range(5):  # a click waits for the pass in flight at most, never for the runs' tokens queued
-        attendee.predict(api_name="/step")
+    while min(len(job.outputs()) for job in jobs) < 1:  # every run is going (its first answer came)
+        time.sleep(0.01)
+    during_runs = 0
+    while during_runs < 5 and not any(job.done() for job in jobs):
+        attendee.predict(api_name="/step")  # it waits for the pass in flight at most, not for the tokens queued
         assert stats(attendee)["last_click_wait"] <= 1
-    assert not any(job.done() for job in jobs)
+        during_runs += not any(job.done() for job in jobs)  # the runs still went when it was answered
+    assert during_runs >= 2
     for job in jobs:
         job.cancel()
     settle(attendee)
