@@ -6,7 +6,8 @@
   one-row batches (what the machine can do: a click timed while a room's page events hold the GIL
   took 70-86 ms instead of 40, and with their median as `lone` the batches of runs, steered to
   `factor` lone steps, grew with it, so clicks waited longer still); `per_row` the median over the
-  last `RECENT` batches of more rows, each against `lone`. A click's batch takes run tokens within 1.05x: none on a 2-core CPU, a few on a GPU.
+  last `RECENT` batches of more rows, each against `lone`. A click's batch takes run tokens within
+  1.05x: none on a 2-core CPU, a few on a GPU.
 - `run_rows(factor)`: how many rows a batch of runs' tokens alone may take to last about `factor`
   one-row steps, steered by what such batches actually took (`steer_runs`): one more row after a
   batch that used every row it was allowed and finished within `factor` x a one-row step, a fifth
