@@ -12,7 +12,7 @@ import torch
 from visualizer.engine.decoder import Decoder
 from visualizer.engine.errors import InputError
 from visualizer.engine.lockstep import Lockstep
-from visualizer.engine.sampling import SamplingSettings
+from visualizer.engine.sampling import SamplingSettings, entropy_bits
 from visualizer.engine.stepper import Advance, run_batch
 
 SAMPLED = dict(temperature=0.9, top_k=50, top_p=0.95, min_p=0.02, repetition_penalty=1.2)
@@ -131,6 +131,28 @@ def test_rows_stepped_in_one_batch_equal_lone_steps(engine, prompt):
             lone = decoder.step()
             assert record.id == lone.id and record.prob == pytest.approx(lone.prob, abs=1e-5)
             assert [c.id for c in record.top_raw] == [c.id for c in lone.top_raw]
+
+
+def test_a_batch_without_knobs_equals_generate_and_the_softmax_of_a_full_recompute(engine, tiny, prompt):
+    """No row has a knob: the step computes one softmax for raw and sampled, and the five sampled rows'
+    next noise is drawn by several threads at once. Each row still equals `generate` with its seed."""
+    seeds = [3, 4, 5, 6, 7]
+    decoders = [Decoder(engine, prompt, SamplingSettings.sampled(seed=seed), 6) for seed in seeds]
+    decoders.append(Decoder(engine, prompt, max_new_tokens=6))
+    for decoder in decoders:
+        decoder.start()
+    for _ in range(6):
+        before = [list(decoder.ids) for decoder in decoders]
+        records = run_batch(engine.runner, [Advance(decoder.branch) for decoder in decoders])
+        for record, ids in zip(records, before):
+            probs = torch.softmax(full_logits(tiny, ids), dim=-1)
+            assert record.prob == record.raw_prob == pytest.approx(float(probs[record.id]), abs=1e-5)
+            assert record.entropy == record.raw_entropy == pytest.approx(float(entropy_bits(probs)), abs=1e-4)
+            top = torch.topk(probs, len(record.top)).indices.tolist()
+            assert [c.id for c in record.top] == [c.id for c in record.top_raw] == top
+    for seed, decoder in zip(seeds, decoders):
+        assert decoder.ids[len(prompt):] == generate(tiny, prompt, 6, seed, top_k=0, top_p=1.0)
+    assert decoders[-1].ids[len(prompt):] == generate(tiny, prompt, 6)
 
 
 def test_preview_re_warps_the_kept_logits_without_a_forward_pass(engine, prompt):

@@ -95,6 +95,19 @@ def test_rows_with_different_settings_get_their_own_pipelines_and_logits_stay_un
     assert int((~torch.isneginf(scores[2])).sum()) == 3
 
 
+def test_no_transform_gives_the_logits_themselves_and_the_same_summary_as_a_copy():
+    torch.manual_seed(4)
+    logits = torch.randn(3, 300) * 3
+    scores = warp_rows(logits, [SamplingSettings(), SamplingSettings.sampled(seed=1), SamplingSettings()], [[0]] * 3)
+    assert scores is logits  # nothing to warp: no copy, one softmax
+    chosen = torch.tensor([4, -1, 250])
+    shared, separate = summarize(logits, scores, chosen, 6), summarize(logits, logits.clone(), chosen, 6)
+    torch.testing.assert_close(shared, separate, atol=1e-6, rtol=0)
+    probs = torch.softmax(logits, dim=-1)
+    assert shared[:, 4].tolist() == pytest.approx([-sum(p * math.log2(p) for p in row) for row in probs.tolist()],
+                                                  abs=1e-4)
+
+
 def test_stages_show_each_knob_in_order_and_end_with_what_is_drawn_from():
     torch.manual_seed(2)
     logits = torch.randn(300)

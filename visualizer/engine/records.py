@@ -9,6 +9,7 @@ views, the CLI and the API ever read.
 What is left out: the full vocabulary distribution (only the top N is kept per step).
 """
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -57,25 +58,28 @@ class StepRecord:
         return self.id < 0
 
 
-def summarize(logits, scores, chosen, top_n, raw=None, sampled=None):
+def summarize(logits, scores, chosen, top_n, sampled=None):
     """logits, scores (B, V) float32; chosen (B,) long (-1: nothing chosen) -> (B, 7 + 8 * top_n) float32.
-    `raw` / `sampled`: their softmaxes when the caller has them. Ids and ranks stay exact in float32
-    (vocabularies are far below 2**24)."""
-    raw = torch.softmax(logits, dim=-1) if raw is None else raw
+    `sampled`: softmax(scores) when the caller has it; `scores is logits` (no transform, see
+    `sampling.warp_rows`) computes the softmax and the entropy once. Ids and ranks stay exact
+    in float32 (vocabularies are far below 2**24)."""
+    unchanged = scores is logits
     sampled = torch.softmax(scores, dim=-1) if sampled is None else sampled
+    raw = sampled if unchanged else torch.softmax(logits, dim=-1)
     removed = torch.isneginf(scores)
     at = chosen.clamp(min=0).unsqueeze(1)
     raw_chosen = raw.gather(1, at)
+    raw_entropy = entropy_bits_of(logits, raw, None).unsqueeze(1)
     head = torch.cat([
         chosen.unsqueeze(1).float(), raw_chosen, sampled.gather(1, at),
         ((raw > raw_chosen).sum(dim=1, keepdim=True) + 1).float(),
-        entropy_bits_of(scores, sampled, removed).unsqueeze(1), entropy_bits_of(logits, raw, None).unsqueeze(1),
+        raw_entropy if unchanged else entropy_bits_of(scores, sampled, removed).unsqueeze(1), raw_entropy,
         (~removed).sum(dim=1, keepdim=True).float(),
     ], dim=1)
     k = min(top_n, logits.shape[-1])
+    top_sampled = torch.topk(sampled, k, dim=-1).indices
     lists = []
-    for order in (sampled, raw):
-        ids = torch.topk(order, k, dim=-1).indices
+    for ids in (top_sampled, top_sampled if unchanged else torch.topk(raw, k, dim=-1).indices):
         lists += [ids.float(), sampled.gather(1, ids), raw.gather(1, ids), removed.gather(1, ids).float()]
     return torch.cat([head] + lists, dim=1)
 
@@ -90,7 +94,7 @@ def step_records(tokenizer, summary, fields):
         extra = dict(extra)
         top_n, max_new_tokens = extra.pop("top_n"), extra.pop("max_new_tokens")
         chosen = int(row[0])
-        text = token_text(tokenizer, chosen) if chosen >= 0 else ""
+        text, display = _texts(tokenizer, chosen) if chosen >= 0 else ("", "")
         stop = None
         if chosen >= 0 and chosen in tokenizer.eos_ids:
             stop = "eos"
@@ -98,7 +102,7 @@ def step_records(tokenizer, summary, fields):
             stop = "max_tokens"
         lists = [row[_HEAD + i * width:_HEAD + (i + 1) * width][:top_n] for i in range(_LISTS)]
         records.append(StepRecord(
-            id=chosen, text=text, display=visible_whitespace(text),
+            id=chosen, text=text, display=display,
             prob=row[2] if chosen >= 0 else 0.0, raw_prob=row[1] if chosen >= 0 else 0.0,
             rank=int(row[3]) if chosen >= 0 else 0,
             top=_candidates(tokenizer, *lists[:4], order=lists[1]),
@@ -110,7 +114,14 @@ def step_records(tokenizer, summary, fields):
 
 def token_text(tokenizer, token_id):
     """A token's own text; a piece of a character shows as ⟨hex⟩ bytes, never as mojibake."""
-    return piece_text(tokenizer.token_bytes(token_id))
+    return _texts(tokenizer, int(token_id))[0]
+
+
+@functools.lru_cache(maxsize=2**17)  # a vocabulary's worth: a batch of 30 rows names ~600 tokens a step
+def _texts(tokenizer, token_id):
+    """(text, text with its whitespace made visible) of a token id, worked out once per tokenizer."""
+    text = piece_text(tokenizer.token_bytes(token_id))
+    return text, visible_whitespace(text)
 
 
 def _candidates(tokenizer, ids, probs, raw_probs, cuts, order):
@@ -118,6 +129,6 @@ def _candidates(tokenizer, ids, probs, raw_probs, cuts, order):
     for token_id, prob, raw_prob, cut, value in zip(ids, probs, raw_probs, cuts, order):
         if value <= 0 and candidates:
             break  # past the kept tokens of a cut distribution
-        text = token_text(tokenizer, int(token_id))
-        candidates.append(Candidate(int(token_id), text, visible_whitespace(text), prob, raw_prob, bool(cut)))
+        token_id = int(token_id)
+        candidates.append(Candidate(token_id, *_texts(tokenizer, token_id), prob, raw_prob, bool(cut)))
     return tuple(candidates)

@@ -76,13 +76,15 @@ class SamplingSettings:
 def warp_rows(logits, settings, ids=None):
     """logits (B, V) float32 + one SamplingSettings per row (+ the ids so far per row, needed when a
     processor looks at them) -> scores (B, V): -inf where a processor cut a token. `logits` is not
-    modified. Rows with equal settings go through their processors together."""
+    modified; when no row has a transform the scores are `logits` itself (callers that see
+    `scores is logits` may reuse the raw softmax). Rows with equal settings go through their
+    processors together."""
     groups = {}
     for row, row_settings in enumerate(settings):
         groups.setdefault(tuple(row_settings.active()), []).append(row)
     if len(groups) == 1:  # the common case (one user, or a room on the defaults): no gather, no scatter
         (active, rows), = groups.items()
-        return _apply(active, logits.clone(), ids, settings[0].needs_ids)
+        return _apply(active, logits.clone(), ids, settings[0].needs_ids) if active else logits
     scores = logits.clone()
     for active, rows in groups.items():
         if active:
@@ -183,7 +185,7 @@ def entropy_bits_of(scores, probs, removed):
     centred = scores - scores.amax(dim=-1, keepdim=True)
     if removed is not None:
         centred.masked_fill_(removed, 0.0)
-    expected = torch.bmm(probs.unsqueeze(1), centred.unsqueeze(2)).view(-1)
+    expected = torch.linalg.vecdot(probs, centred)  # a fifth of bmm's time for (B, 1, V) x (B, V, 1) here
     return ((-torch.log(probs.amax(dim=-1)) - expected).clamp(min=0.0) + 0.0) / math.log(2)  # + 0.0: never -0
 
 
