@@ -13,6 +13,7 @@ Measured in one run on the default model (SmolLM2-135M, float32 on the CPU):
     picks, one forward pass, records) next to one lone `Decoder.step` and to N lone steps,
     alternating, median of 5.
 Prints markdown tables, the targets with PASS/MISS, and the machine. `--quick`: a smaller run.
+The allocator runs as in the server (`serving/memory.tune_allocator`), for every side alike.
 Run it on a quiet machine: other processes on the cores skew every number.
 """
 
@@ -35,6 +36,7 @@ from visualizer.engine.lockstep import Lockstep  # noqa: E402
 from visualizer.engine.models import CACHE_ENV, load_model  # noqa: E402
 from visualizer.engine.sampling import SamplingSettings  # noqa: E402
 from visualizer.engine.stepper import Advance, run_batch  # noqa: E402
+from visualizer.serving.memory import tune_allocator  # noqa: E402
 
 FILLER = "The lighthouse keeper counted the ships that passed, one by one, and wrote each name down. "
 STORY = "Write a long, detailed story about a lighthouse keeper who finds a message in a bottle."
@@ -50,6 +52,7 @@ def main():
     lengths = (64, 512) if args.quick else (64, 512, 2048)
     steps, recomputes, new_tokens, rounds = (5, 2, 32, 1) if args.quick else (10, 3, 128, 2)
 
+    tune_allocator()  # glibc's thresholds as the server sets them: large temporaries are not mapped anew each step
     began, others_before = time.perf_counter(), cpu_seconds_of_others()
     cache_dir = os.environ.get(CACHE_ENV) or ROOT / ".cache" / "models"
     loaded = load_model("smollm2", cache_dir=cache_dir, report=lambda message: None)

@@ -277,7 +277,7 @@ def test_8_spanish_everywhere(browser, app_url):
         page.click("#force-typed-btn")
         page.wait_for_selector("#decoder-status .status.error")
         status = page.locator("#decoder-status").inner_text()
-        assert status.startswith(ES["error"]) and "fuerza un token cada vez" in status
+        assert status.startswith(ES["error"]) and "escribe un token cada vez" in status
         open_tab(page, "compare")
         wait_text(page, "#compare-a-json", "fresa")
         assert "Eres un asistente" in page.locator("#compare-b-json").inner_text()

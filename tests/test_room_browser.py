@@ -2,7 +2,8 @@
 
 Flow: the instructor opens a room; one attendee joins by the ?room= link, two by typing the code;
 they guess and the projector's counters and histogram update without a reload (the 1 s timer);
-hostile text typed as a guess is refused and shown as text; Reveal shows each attendee where their
+hostile text typed as a guess is refused and shown as text; the text so far is readable on its
+dark box (a contrast ratio of 7 at least); Reveal shows each attendee where their
 token sits; Commit moves everyone to step 2; a Sample step; the JSON export downloads in the page.
 Screenshots of the projector and attendee views, English and Spanish, at 1366x768 and 390x844,
 land in artifacts/screenshots/room-*.png.
@@ -67,6 +68,20 @@ def wait_text(page, selector, text):
     page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)", arg=[selector, text])
 
 
+def contrast(page, text_selector, box_selector):
+    """WCAG contrast ratio of a text's computed colour on a box's computed background."""
+    return page.evaluate("""([text, box]) => {
+        const rgb = (value) => value.match(/[\\d.]+/g).slice(0, 3).map(Number);
+        const luminance = (value) => {
+            const [r, g, b] = rgb(value).map((c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
+            return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        };
+        const a = luminance(getComputedStyle(document.querySelector(text)).color);
+        const b = luminance(getComputedStyle(document.querySelector(box)).backgroundColor);
+        return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    }""", [text_selector, box_selector])
+
+
 def shot(page, name, viewport=None, full_screen=False):
     """A screenshot of the viewport; `full_screen`: the projector view over the page, as the room sees it."""
     if viewport:
@@ -94,6 +109,8 @@ def test_instructor_and_three_attendees(browser, app):
 
     by_link = open_page(browser, link, viewport=PHONE)  # joins on load, the Room tab selected
     by_link.wait_for_selector("#room-attendee-view .room-attendee")
+    # The text so far is readable on its dark box (it was dark grey on it: 1.2:1, found by hand).
+    assert contrast(by_link, "#room-attendee-view .room-prompt", "#room-attendee-view .room-text-box") >= 7
     spanish = open_page(browser, app.url, locale="es-ES", viewport=PHONE)
     join_by_code(spanish, code.lower())
     third = open_page(browser, app.url)

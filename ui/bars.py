@@ -63,7 +63,8 @@ def next_token_chart(record, settings, texts, title=None, position=None, clickab
         f'<span><i class="sw chosen"></i>{esc(texts[chosen_key])}</span>'
         f'<span><i class="sw cut"></i>{esc(texts["chart_cut"])}</span></div>'
     )
-    facts = texts["chart_facts"].format(entropy=f"{record.entropy:.2f}", kept=f"{record.kept:,}")
+    facts = texts["chart_facts_one" if record.kept == 1 else "chart_facts"].format(entropy=f"{record.entropy:.2f}",
+                                                                                    kept=f"{record.kept:,}")
     hint = f'<div class="ntc-hint">{esc(texts["chart_click_hint"])}</div>' if clickable else ""
     return (
         f'<div class="ntc{" clickable" if clickable else ""}" data-step="{record.index}" '

@@ -3,7 +3,8 @@
 - `PAGE_JS` (given to `launch(js=...)`, runs once): → / ← click Step / Undo (key auto-repeat is
   ignored, and so are keys typed into fields); the presenter switch (#presenter-btn, a large-text
   mode remembered in localStorage); a `busy` mark on a chart the moment its button is clicked, so
-  a click shows at once that it was taken.
+  a click shows at once that it was taken; #error-toast, an error status drawn out of sight shown
+  at the bottom of the screen.
 - `clears_busy(*ids)`: a `js_on_load` for a gr.HTML output that takes the `busy` mark off those
   elements whenever its value changes (the answer arrived).
 - `CHART_JS`: the same, plus a click on a chart row fires the component's `click` event with the
@@ -52,6 +53,29 @@ PAGE_JS = """
     const target = row ? 'next-token-chart' : button && !button.disabled && busy[button.id];
     if (target) document.getElementById(target)?.classList.add('busy');
   }, true);
+  // An error whose status line is out of sight (scrolled away, or above the fold of a phone) is
+  // also shown at the bottom of the screen, as text, until clicked or for 8 s.
+  const toast = document.createElement('div');
+  toast.id = 'error-toast';
+  toast.setAttribute('role', 'alert');
+  toast.hidden = true;
+  document.body.appendChild(toast);
+  toast.addEventListener('click', () => { toast.hidden = true; });
+  let hideToast = null;
+  const toasted = new Set();  // errors by data-at: Gradio may patch a status in place or draw it anew
+  const inSight = (box) => box.top >= 0 && box.bottom <= window.innerHeight;
+  new MutationObserver(() => {
+    for (const error of document.querySelectorAll('.status.error[data-at]')) {
+      if (toasted.has(error.dataset.at)) continue;
+      toasted.add(error.dataset.at);
+      if (error.offsetParent === null || inSight(error.getBoundingClientRect())) continue;
+      toast.textContent = error.textContent;
+      toast.hidden = false;
+      clearTimeout(hideToast);
+      hideToast = setTimeout(() => { toast.hidden = true; }, 8000);
+    }
+  }).observe(document.body, {childList: true, subtree: true, characterData: true, attributes: true,
+                             attributeFilter: ['class', 'data-at']});
   document.addEventListener('keydown', (event) => {
     if (event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
     const field = event.target && event.target.closest &&

@@ -100,6 +100,7 @@ class DecoderActions:
         yield from self._stream(values, request, None)
 
     def burst(self, values: dict, request: gr.Request):
+        """Step ×10; a click while this page's Step ×10 runs adds ten steps to it (no second stream)."""
         yield from self._stream(values, request, BURST)
 
     def _stream(self, values, request, limit):
@@ -108,9 +109,12 @@ class DecoderActions:
 
         def begin():
             with self.page.open(values, request) as session:
+                if limit is not None and session.data.get("burst"):
+                    session.data["burst_more"] = session.data.get("burst_more", 0) + limit
+                    return None  # the running burst takes these steps on
                 decoder = session.workspace.decoder()
                 decoder.start()
-                session.data.update(stop=False, view="step")
+                session.data.update(stop=False, view="step", burst=limit is not None, burst_more=0)
                 holder["decoder"] = decoder
                 return {ui.status: status_html(texts["running"])}
         first = self.page.answer(request, ui.status, begin)
@@ -120,9 +124,9 @@ class DecoderActions:
             return
         made, started, stopped, ended = 0, time.perf_counter(), False, False
         chips = [len(decoder.records), generated_chips_html(decoder.records, texts)]  # grown one chip per token
-        while limit is None or made < limit:
+        while True:
             def one():
-                nonlocal made, stopped, ended
+                nonlocal made, stopped, ended, limit
                 with self.page.existing(values, request) as session:
                     if session.data.get("stop") or session.workspace.existing_decoder is not decoder:
                         stopped = ended = True
@@ -130,6 +134,12 @@ class DecoderActions:
                     if decoder.stop:
                         ended = True
                         return None
+                    if limit is not None:
+                        limit += session.data.pop("burst_more", 0)
+                        if made >= limit:  # decided under the session's turn: a later click starts its own
+                            session.data["burst"] = False
+                            ended = True
+                            return None
                     record = decoder.step(interactive=False)
                     made += 1
                     update = self._token_update(decoder, record, texts, made / (time.perf_counter() - started), chips)
@@ -149,7 +159,7 @@ class DecoderActions:
         def finish():
             with self.page.existing(values, request) as session:
                 stop_at = session.data.pop("stop_at", None)
-                session.data["stop"] = False
+                session.data.update(stop=False, burst=False, burst_more=0)
                 view = self._view(decoder, session, texts, values, tokens_changed=True)
                 if stopped and not decoder.stop:
                     after = len(decoder.generated) - stop_at if stop_at is not None else ""
@@ -195,7 +205,7 @@ class DecoderActions:
         shown = records[-1] if self._shows_step(decoder, session) else decoder.preview()
         if not message:
             if decoder.stop:
-                message, kind = stop_message(decoder.stop, texts), "done"
+                message, kind = stop_message(decoder.stop, texts, records and records[-1].forced), "done"
             elif not records:
                 message, kind = texts["preview"], "info"
         pending = max(0, session.waiting_changes - 1)  # a Stop behind paints nothing: not counted

@@ -60,7 +60,10 @@ def output_panel_html(ids, with_special, without_special, texts):
     )
 
 
-def stop_message(stop, texts):
+def stop_message(stop, texts, forced=False):
+    """Why the message ended; `forced`: the last token was forced (the user wrote the end marker)."""
+    if stop == "eos" and forced:
+        return texts["stop_eos_forced"]
     return {"eos": texts["stop_eos"], "max_tokens": texts["stop_max"]}.get(stop, "")
 
 

@@ -58,7 +58,9 @@ def build_inside_tab(ctx, shared):
             with gr.Row():
                 knobs = {knob.name: _stage_knob(knob, ctx.loaded.vocab_size, i18n) for knob in KNOBS}
         stages = gr.HTML(elem_id="stage-view", **html)
-    kept = gr.State(None, time_to_live=3600)
+        # Inside the tab: a State between two tabs is a child of gr.Tabs, and the next tab's button was
+        # drawn twice once it was opened (Gradio counts the tabs' places among all the children).
+        kept = gr.State(None, time_to_live=3600)
 
     ui = SimpleNamespace(tab=tab, lens_plot=lens_plot, lens_notes=lens_notes, attention=attention, bars=bars,
                          stages=stages, status=status, layer=layer, head=head, knobs=knobs, kept=kept)

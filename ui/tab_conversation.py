@@ -41,8 +41,9 @@ def build(ctx, shared):
             shared.add_generation_prompt.render()
             shared.thinking.render()
         with gr.Row(equal_height=False):
+            status = gr.HTML(elem_id="conversation-status", js_on_load=None, render=False)
             with gr.Column(scale=3, elem_id="message-rows", min_width=320):
-                _message_rows(shared, structure)
+                _message_rows(ctx, shared, structure, status)
                 add_button = gr.Button(i18n("add_message"), size="sm", elem_id="add-message-btn")
             with gr.Column(scale=2, min_width=300):
                 editor = gr.Code(language="json", label=i18n("json_editor"), elem_id="conversation-json",
@@ -52,7 +53,7 @@ def build(ctx, shared):
                     apply_button = gr.Button(i18n("apply_json"), size="sm", elem_id="apply-json-btn", min_width=110)
                     import_button = gr.Button(i18n("import_json"), size="sm", elem_id="import-json-btn", min_width=110)
                     export_button = gr.Button(i18n("export_json"), size="sm", elem_id="export-json-btn", min_width=110)
-                status = gr.HTML(elem_id="conversation-status", js_on_load=None)
+                status.render()
                 import_box = gr.Textbox(visible=False)
 
     views = dict(shared.views_group, show_progress="hidden")
@@ -142,9 +143,22 @@ def _saved(values, shared):
             "thinking": bool(values.get(shared.thinking))}
 
 
-def _message_rows(shared, structure):
-    """One row per message (role, content, move, delete), re-rendered on structural edits."""
+def _message_rows(ctx, shared, structure, status):
+    """One row per message (role, content, move, delete), re-rendered on structural edits. A text cut
+    at the per-message limit says so in `status` (the browser's box stops there too: a long paste
+    would otherwise lose its end without a word)."""
     conversation, views = shared.conversation, dict(shared.views_group, show_progress="hidden")
+
+    def content_edit(index, content):
+        def edit(values: dict, request: gr.Request):
+            text = values[content]
+            edited = {conversation: edits.set_content(values[conversation], index, text)}
+            if isinstance(text, str) and len(text) >= MAX_MESSAGE_CHARS:
+                texts = ctx.texts(request)
+                edited[status] = error_html(texts["message_at_limit"].format(index=index + 1, limit=MAX_MESSAGE_CHARS),
+                                            texts)
+            return edited
+        return edit
 
     @gr.render(inputs=[conversation], triggers=[structure.change])
     def rows(messages):
@@ -163,9 +177,8 @@ def _message_rows(shared, structure):
                 inputs={conversation, role}, outputs=[conversation], **views)
             # `change`, not `input`: Gradio 6.31's Textbox sends `input` only on a key press (not on a
             # paste or a Backspace); the server never sets a row's text, so every change is the user's.
-            gr.on([content.change], lambda values, i=index, content=content: {
-                conversation: edits.set_content(values[conversation], i, values[content])},
-                inputs={conversation, content}, outputs=[conversation], trigger_mode="always_last", **views)
+            gr.on([content.change], content_edit(index, content), inputs={conversation, content},
+                  outputs=[conversation, status], trigger_mode="always_last", **views)
             for button, edit in ((up, lambda m, i=index: edits.move_message(m, i, -1)),
                                  (down, lambda m, i=index: edits.move_message(m, i, 1)),
                                  (delete, lambda m, i=index: edits.delete_message(m, i))):

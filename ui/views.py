@@ -8,6 +8,7 @@ the timeline (`charts.py`).
 """
 
 import html
+import time
 
 from .texts import MARKER_KEYS
 
@@ -46,6 +47,8 @@ def status_html(message, kind="info", pending=0, texts=None, data=None):
     if pending and texts:
         queued = f' <span class="pending">⏳ {esc(texts["pending"].format(count=pending))}</span>'
     facts = {"pending": int(pending), **(data or {})}
+    if kind == "error":  # each error new: the same one twice is drawn (and toasted, see client_js) twice
+        facts["at"] = time.monotonic_ns()
     attributes = "".join(f' data-{esc(name)}="{esc(value)}"' for name, value in facts.items())
     if not message and not queued:
         return f'<div class="status-empty"{attributes}></div>'

@@ -15,7 +15,7 @@ import pytest
 from ui import conversation_edits as edits
 from ui.bars import applied_label, next_token_chart
 from ui.charts import timeline_html
-from ui.decoder_views import generated_chips_html, stats_html
+from ui.decoder_views import generated_chips_html, stats_html, stop_message
 from ui.decoding_controls import _slider_minimum
 from ui.presets import compare_pair, default_name, preset, preset_names
 from ui.shared import PageSession
@@ -78,6 +78,25 @@ def test_chart_marks_chosen_and_cut_rows():
     html = next_token_chart(replace(record(3, top=(kept, cut)), id=1), SamplingSettings(), EN)
     assert 'class="ntc-row chosen" data-token="1"' in html and 'class="ntc-row cut" data-token="2"' in html
     assert 'data-step="3"' in html and f"{EN['step_word']} 3" in html
+
+
+def test_chart_counts_one_token_left_in_the_singular():
+    one, many = replace(record(2), kept=1), replace(record(2), kept=49152)
+    assert "1 token left" in next_token_chart(one, SamplingSettings(), EN)
+    assert "queda 1 token" in next_token_chart(one, SamplingSettings(), ES)
+    assert "49,152 tokens left" in next_token_chart(many, SamplingSettings(), EN)
+
+
+def test_an_end_marker_forced_by_the_user_is_not_said_to_be_the_models():
+    assert stop_message("eos", EN, forced=True) == EN["stop_eos_forced"] != stop_message("eos", EN)
+    assert stop_message("eos", ES, forced=True) == ES["stop_eos_forced"]
+
+
+def test_every_error_line_is_new_and_other_lines_are_not():
+    """An error is drawn (and toasted when out of sight) again when it comes again: data-at differs."""
+    first, second = status_html("Error: x", "error"), status_html("Error: x", "error")
+    assert first != second and 'data-at="' in first
+    assert status_html("x", "info") == status_html("x", "info")
 
 
 def test_stats_show_a_shared_forward_pass():

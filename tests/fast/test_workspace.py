@@ -64,6 +64,12 @@ def test_non_ascii_digits_are_text_never_an_id(workspace, tiny, typed):
         assert refused.value.code == "not_one_token"
 
 
+def test_nothing_typed_asks_for_a_token_instead_of_counting_zero_tokens(workspace):
+    with pytest.raises(InputError) as refused:
+        workspace.lookup_token("")
+    assert refused.value.code == "nothing_typed" and "0 tokens" not in str(refused.value)
+
+
 @pytest.mark.parametrize("value, code", [
     ("[" * 5000 + "]" * 5000, "json_too_deep"),
     ('[{"role": "user", "content": "\\ud800"}]', "message_surrogate"),

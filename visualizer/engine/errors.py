@@ -53,7 +53,8 @@ MESSAGES = {
     "needs_weights": "decoding needs model weights: {model} is loaded tokenizer-only",
     "message_ended": "the message has ended ({reason}): undo or reset to go on",
     "both_ended": "both messages have ended: reset to go on",
-    "not_one_token": "{typed!r} is {count} tokens [{ids}]: force one token at a time (or #id)",
+    "not_one_token": "{typed!r} is {count} tokens [{ids}]: type one token at a time (or #id)",
+    "nothing_typed": "type a token first: its text, or #id",
     "bad_saved_state": "the saved sampling state does not fit this server",
     "no_decoder": "no decoder in this session: call /start first",
     # Inside the step (inspection.py).

@@ -155,6 +155,8 @@ class Workspace:
         """What a user typed -> one token id: "#42" is id 42; other text is that text's token (" the"
         and "the" differ); digits that are not one token as text are an id. InputError otherwise."""
         typed = check_text(typed, "the typed token", MAX_TYPED_CHARS)
+        if not typed:
+            raise refuse("nothing_typed")
         stripped = typed.strip()
         vocab = self.loaded.vocab_size
         if stripped.startswith("#") and is_ascii_integer(stripped[1:]):

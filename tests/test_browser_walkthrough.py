@@ -1,0 +1,88 @@
+"""Browser tests for the defects an attendee's walkthrough found (stop 19); each failed before its fix.
+
+1 every tab has one button however many were opened (the Room tab's button was drawn twice once
+opened: a gr.State between two tabs shifted Gradio's count of them);
+2 an error whose status line is out of sight shows at the bottom of the screen, as text: a bad
+typed force below the fold at 1366x768 in English, a guess of several tokens on a Spanish phone;
+3 a row's text cut at the per-message limit says so (a long paste lost its end without a word);
+4 two quick clicks on Step ×10 make 20 tokens (the second click was dropped).
+The room's prompt colour is checked where a room runs (`test_room_browser.py`).
+What is left out: the flows the other browser tests cover.
+"""
+
+import pytest
+
+from browser_support import (PHONE, app_url, browser, chip_count, open_page, open_tab, page, shoot,  # noqa: F401
+                             wait_chart, wait_chips, wait_text)
+from ui.texts import EN, ES
+from visualizer.engine.limits import MAX_MESSAGE_CHARS
+
+pytestmark = pytest.mark.browser
+TABS = ("conversation", "text", "tokens", "decoder", "compare", "inside", "room")
+TYPED = "#force-text textarea, #force-text input"
+
+
+def toast_in_sight(page):
+    """The error toast's text once it shows, after checking that it lies inside the viewport."""
+    page.wait_for_selector("#error-toast:not([hidden])")
+    box, height = page.locator("#error-toast").bounding_box(), page.viewport_size["height"]
+    assert box["y"] >= 0 and box["y"] + box["height"] <= height
+    return page.locator("#error-toast").inner_text()
+
+
+def test_1_each_tab_has_one_button_after_every_tab_was_opened(page):
+    for tab in TABS:
+        open_tab(page, tab)
+    labels = page.locator("#tabs [role=tab]").all_inner_texts()
+    assert len(labels) == len(TABS) and len(set(labels)) == len(TABS), labels
+
+
+def test_2_an_error_out_of_sight_shows_at_the_bottom_of_the_screen(page, browser, app_url):
+    open_tab(page, "decoder")
+    wait_chart(page, 0, preview=True)
+    page.locator(TYPED).first.scroll_into_view_if_needed()
+    page.fill(TYPED, "#999999")
+    page.click("#force-typed-btn")
+    text = toast_in_sight(page)
+    assert text.startswith(EN["error"]) and "999999" in text
+    assert page.locator("#decoder-status").bounding_box()["y"] < 0  # the status line itself is out of sight
+    shoot(page, "walkthrough-error-toast-en-1366x768")
+    page.click("#error-toast")
+    page.wait_for_selector("#error-toast[hidden]", state="attached")
+
+    phone = open_page(browser, app_url, locale="es-ES", viewport=PHONE)
+    open_tab(phone, "decoder")
+    wait_chart(phone, 0, preview=True)
+    phone.locator(TYPED).first.scroll_into_view_if_needed()
+    phone.fill(TYPED, "París es bonita")
+    phone.click("#force-typed-btn")
+    text = toast_in_sight(phone)
+    assert text.startswith(ES["error"]) and "tokens" in text and "escribe un token cada vez" in text
+    shoot(phone, "walkthrough-error-toast-es-390x844")
+    phone.fill(TYPED, "París es bonita")  # the same error again: shown again
+    phone.click("#error-toast")
+    phone.click("#force-typed-btn")
+    toast_in_sight(phone)
+    phone.context.close()
+
+
+def test_3_a_row_cut_at_the_limit_says_so(page):
+    box = page.locator("#message-rows textarea").last
+    box.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text("lorem ipsum " * 1700)  # 20,400 characters, pasted
+    page.keyboard.press("Tab")
+    wait_text(page, "#conversation-status", str(MAX_MESSAGE_CHARS))
+    assert page.locator("#conversation-status .status.error").count() == 1
+    assert len(box.input_value()) == MAX_MESSAGE_CHARS
+
+
+def test_4_two_quick_clicks_on_step_x10_make_twenty_tokens(page):
+    open_tab(page, "decoder")
+    wait_chart(page, 0, preview=True)
+    page.click("#step10-btn")
+    page.click("#step10-btn")
+    wait_chips(page, "#generated-text", 20)
+    page.wait_for_selector("#decoder-status .status-empty", state="attached")  # the burst's "running" line gone
+    wait_chart(page, 20)
+    assert chip_count(page, "#generated-text") == 20
