@@ -5,7 +5,8 @@ opened: a gr.State between two tabs shifted Gradio's count of them);
 2 an error whose status line is out of sight shows at the bottom of the screen, as text: a bad
 typed force below the fold at 1366x768 in English, a guess of several tokens on a Spanish phone;
 3 a row's text cut at the per-message limit says so (a long paste lost its end without a word);
-4 two quick clicks on Step ×10 make 20 tokens (the second click was dropped).
+4 two quick clicks on Step ×10 make 20 tokens (the second click was dropped);
+5 on a phone the output panel and the timeline stack (side by side, each was 150 px wide).
 The room's prompt colour is checked where a room runs (`test_room_browser.py`).
 What is left out: the flows the other browser tests cover.
 """
@@ -86,3 +87,16 @@ def test_4_two_quick_clicks_on_step_x10_make_twenty_tokens(page):
     page.wait_for_selector("#decoder-status .status-empty", state="attached")  # the burst's "running" line gone
     wait_chart(page, 20)
     assert chip_count(page, "#generated-text") == 20
+
+
+def test_5_on_a_phone_the_output_panel_and_the_timeline_stack(browser, app_url):
+    phone = open_page(browser, app_url, locale="es-ES", viewport=PHONE)
+    open_tab(phone, "decoder")
+    wait_chart(phone, 0, preview=True)
+    phone.click("#step-btn")
+    wait_chart(phone, 1)
+    panel, timeline = (phone.locator(f"#{name}").bounding_box() for name in ("output-panel", "timeline-chart"))
+    assert timeline["y"] >= panel["y"] + panel["height"] - 1 and panel["width"] > 300
+    phone.locator("#timeline-chart").scroll_into_view_if_needed()
+    shoot(phone, "walkthrough-output-timeline-es-390x844")
+    phone.context.close()

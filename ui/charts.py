@@ -41,4 +41,6 @@ def _y(value, top):
 
 
 def _polyline(values, top):
+    if len(values) == 1:  # one step: a level across the frame (a one-point line draws nothing)
+        return f"10,{_y(values[0], top):.1f} {_WIDTH - 10},{_y(values[0], top):.1f}"
     return " ".join(f"{_x(i, len(values)):.1f},{_y(v, top):.1f}" for i, v in enumerate(values))

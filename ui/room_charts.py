@@ -57,7 +57,7 @@ def answer_figures(state, texts, mine=None):
     room.add_bar(y=labels, x=[counts.get(i, 0) / answered for i, _ in token_rows], orientation="h",
                  marker_color=[CHOSEN_COLOR if i == mine_id else ROOM_COLOR for i, _ in token_rows],
                  text=[str(counts.get(i, 0)) for i, _ in token_rows], textposition="outside", cliponaxis=False,
-                 textfont=dict(size=18),
+                 textfont=dict(size=18), constraintext="none",
                  name=plot_text(texts["room_chart_share"]), hovertemplate="%{y}: %{text}<extra></extra>")
     _layout(room, texts["room_chart_room"] + f" · {state['answered']}", len(labels))
     if not token_rows:
@@ -73,7 +73,7 @@ def answer_figures(state, texts, mine=None):
                       marker_color=[CHOSEN_COLOR if i == mine_id else SAMPLED_COLOR if i in top else CUT_COLOR
                                     for i, _ in token_rows],
                       text=[f"{top[i]['prob']:.0%}" if i in top else "" for i, _ in token_rows],
-                      textposition="outside", cliponaxis=False, textfont=dict(size=16),
+                      textposition="outside", cliponaxis=False, textfont=dict(size=16), constraintext="none",
                       hovertemplate="%{y}<br>p=%{x:.3f}<extra></extra>")
     _layout(model, texts["room_chart_model"], len(labels), legend=bool(top))
     if not top:
@@ -107,8 +107,10 @@ def _layout(figure, title, count, legend=False):
         title=dict(text=plot_text(title), x=0.01), font=_FONT, template="plotly_white", barmode="group",
         bargap=0.2, height=min(400, max(260, 70 + 26 * count)), margin=dict(l=10, r=50, t=46, b=10),
         yaxis=dict(autorange="reversed", type="category", automargin=True),
-        xaxis=dict(range=[0, 1.15], tickformat=".0%"), showlegend=legend,
-        legend=dict(orientation="h", y=-0.05, yanchor="top", x=0),
+        # Three ticks fit a phone's 150 px; the legend sits above the plot (below, it hid the first ticks).
+        xaxis=dict(range=[0, 1.15], tickformat=".0%", tickvals=[0, 0.5, 1]), showlegend=legend,
+        legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1.0, xanchor="right"),
+        uniformtext=dict(minsize=14, mode="show"),  # the bars' values stay readable (plotly shrank them to 7 px)
     )
 
 

@@ -49,8 +49,10 @@ def build(ctx, shared):
                     typed_button = gr.Button(i18n("force_typed"), elem_id="force-typed-btn", scale=2, min_width=120)
         gr.Markdown(i18n("intro_decoder"), elem_classes="intro")
         with gr.Row(equal_height=False):
-            output_panel = gr.HTML(elem_id="output-panel", js_on_load=None)
-            timeline = gr.HTML(elem_id="timeline-chart", js_on_load=None)
+            with gr.Column(min_width=320):  # columns of 320 px at least: stacked on a phone
+                output_panel = gr.HTML(elem_id="output-panel", js_on_load=None)
+            with gr.Column(min_width=320):
+                timeline = gr.HTML(elem_id="timeline-chart", js_on_load=None)
     shared.controls = controls
 
     ui = SimpleNamespace(chart=chart, candidates=candidates, generated=generated, output_panel=output_panel,

@@ -7,6 +7,7 @@ saved tokens are never replaced by fewer unless an action changed the tokens.
 What is left out: anything that needs the model or a browser (tests/test_browser*.py).
 """
 
+import re
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -103,6 +104,12 @@ def test_stats_show_a_shared_forward_pass():
     shared = replace(record(2), batch_rows=12)
     assert "×12" in stats_html(shared, 47, EN) and "batched" not in stats_html(record(2), 47, EN)
     assert timeline_html([record(1), record(2)], EN).count("<polyline") == 2
+
+
+def test_one_step_draws_a_level_line_not_a_point():
+    html = timeline_html([record(1, prob=0.5)], EN)
+    points = re.findall(r'points="([^"]*)" class="prob"', html)[0].split()
+    assert len(points) == 2 and points[0].split(",")[1] == points[1].split(",")[1]  # flat, two ends
 
 
 def test_controls_offer_the_off_value_and_never_a_denormal():
