@@ -4,7 +4,7 @@ Flow: the instructor opens a room; one attendee joins by the ?room= link, two by
 they guess and the projector's counters and histogram update without a reload (the 1 s timer);
 hostile text typed as a guess is refused and shown as text; the text so far is readable on its
 dark box (a contrast ratio of 7 at least); Reveal shows each attendee where their
-token sits; Commit moves everyone to step 2; a Sample step; the JSON export downloads in the page.
+token sits and clears a refusal shown before it; Commit moves everyone to step 2; a Sample step; the JSON export downloads in the page.
 Screenshots of the projector and attendee views, English and Spanish, at 1366x768 and 390x844,
 land in artifacts/screenshots/room-*.png.
 """
@@ -132,9 +132,12 @@ def test_instructor_and_three_attendees(browser, app):
     shot(instructor, "projector-guess-en-1366x768", full_screen=True)
     shot(instructor, "instructor-en-1366x768")
 
+    spanish.locator("#room-sample-btn").click()  # a draw in a guessing step: refused
+    spanish.wait_for_selector("#room-status .status.error")
     instructor.locator("#room-reveal-btn").click()
     wait_text(by_link, "#room-attendee-view", "number")
     wait_text(spanish, "#room-attendee-view", "número")
+    spanish.wait_for_selector("#room-status .status.error", state="detached")  # about the last phase: cleared
     assert by_link.locator("#room-my-chart").is_visible()
     shot(by_link, "attendee-revealed-en-390x844")
     shot(spanish, "attendee-revealed-es-390x844")

@@ -3,7 +3,7 @@
 `RoomHandlers(ctx)` methods take component values (and the request, for the attendee's cookie, the
 language and the join link) and return a dict {output name: value}; `room_tab.py` maps the names to
 components. Output names: status, code, seed, banner, histogram, model_chart, chips, timeline,
-attendee_view, my_chart, seen (the room version shown), joined, watching, timer, projector,
+attendee_view, my_chart, seen (the room version shown), phase ([step, revealed] shown), joined, watching, timer, projector,
 attendee, instructor (the accordion), export. Errors become a status line in the user's language
 and change nothing else.
 `tick` (the 1 s timer) returns nothing while the room's version is the one shown, so an idle room
@@ -121,15 +121,19 @@ class RoomHandlers:
             return {**self._views(code, True, watching, request), "status": status_html(message, "done")}
         return self._act(act, request)
 
-    def tick(self, code, joined, watching, seen, request=None):
-        """The timer: fresh views when the room changed since `seen`, else nothing."""
+    def tick(self, code, joined, watching, seen, phase, request=None):
+        """The timer: fresh views when the room changed since `seen`, else nothing; a status line is
+        cleared once the room moved to another step or phase (`phase`: the one shown), as it was about the last."""
         if not code or not (joined or watching):
             return {"timer": gr.Timer(active=False)}
         try:
             version = self.rooms.state(code)["version"]
             if version == seen:
                 return {}
-            return self._views(code, joined, watching, request)
+            views = self._views(code, joined, watching, request)
+            if phase is not None and views["phase"] != phase:
+                views["status"] = ""
+            return views
         except InputError as error:
             texts = self.ctx.texts(request)
             return {"status": error_html(self.ctx.error_text(error, request), texts), "timer": gr.Timer(active=False)}
@@ -139,7 +143,7 @@ class RoomHandlers:
         """Every view of the room for this browser: the projector's when watching, the attendee's when joined."""
         texts = self.ctx.texts(request)
         state = self.rooms.mine(code, self.ctx.attendee(request)) if joined else self.rooms.state(code)
-        views = {"seen": state["version"], "timer": gr.Timer(active=True)}
+        views = {"seen": state["version"], "phase": [state["step"], state["revealed"]], "timer": gr.Timer(active=True)}
         if watching:
             histogram, model_chart = answer_figures(state, texts)
             views.update(banner=banner_html(state, join_link(request, state["code"]), texts), histogram=histogram,

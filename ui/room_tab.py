@@ -34,7 +34,7 @@ from .texts import TEXTS
 
 TICK_SECONDS = 1.0
 OUTPUTS = ("status", "code", "seed", "banner", "histogram", "model_chart", "chips", "timeline", "attendee_view",
-           "my_chart", "seen", "joined", "watching", "timer", "projector", "attendee", "instructor", "export")
+           "my_chart", "seen", "phase", "joined", "watching", "timer", "projector", "attendee", "instructor", "export")
 KNOB_NAMES = ("temperature", "top_k", "top_p")
 DOWNLOAD_JS = """
 (payload) => {
@@ -89,7 +89,7 @@ def _components(ctx, shared, i18n):
             c["csv_btn"] = gr.Button(i18n("room_export_csv"), size="sm", elem_id="room-export-csv-btn")
             c["close_btn"] = gr.Button(i18n("room_close"), size="sm", variant="stop", elem_id="room-close-btn")
     c["export"] = gr.JSON(visible="hidden", elem_id="room-export")
-    c["seen"], c["joined"], c["watching"] = gr.State(-1), gr.State(False), gr.State(False)
+    c["seen"], c["phase"], c["joined"], c["watching"] = gr.State(-1), gr.State(None), gr.State(False), gr.State(False)
     c["timer"] = gr.Timer(TICK_SECONDS, active=False)
     return c
 
@@ -178,7 +178,7 @@ def _wire_events(handlers, c, demo, model_limit):
     for button, kind in ((c["json_btn"], "json"), (c["csv_btn"], "csv")):
         export = lambda code, key, request=None, kind=kind: handlers.export(code, key, kind, request)  # noqa: E731
         wire([button.click], export, ["code", "key"]).then(None, [c["export"]], None, js=DOWNLOAD_JS)
-    wire([c["timer"].tick], handlers.tick, ["code", "joined", "watching", "seen"], show_progress="hidden",
+    wire([c["timer"].tick], handlers.tick, ["code", "joined", "watching", "seen", "phase"], show_progress="hidden",
          trigger_mode="once")
     c["projector_btn"].click(None, js=PROJECTOR_ON_JS)
     c["exit_btn"].click(None, js=PROJECTOR_OFF_JS)
