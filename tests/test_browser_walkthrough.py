@@ -38,13 +38,18 @@ def test_1_each_tab_has_one_button_after_every_tab_was_opened(page):
     assert len(labels) == len(TABS) and len(set(labels)) == len(TABS), labels
 
 
-def test_2_an_error_out_of_sight_shows_at_the_bottom_of_the_screen(page, browser, app_url):
+def force_typed_below_the_fold(page, typed):
+    """In the Decoder, type `typed` in the force box (scrolled to) and press its button -> the toast's text."""
     open_tab(page, "decoder")
     wait_chart(page, 0, preview=True)
     page.locator(TYPED).first.scroll_into_view_if_needed()
-    page.fill(TYPED, "#999999")
+    page.fill(TYPED, typed)
     page.click("#force-typed-btn")
-    text = toast_in_sight(page)
+    return toast_in_sight(page)
+
+
+def test_2_an_error_out_of_sight_shows_at_the_bottom_of_the_screen(page, browser, app_url):
+    text = force_typed_below_the_fold(page, "#999999")
     assert text.startswith(EN["error"]) and "999999" in text
     assert page.locator("#decoder-status").bounding_box()["y"] < 0  # the status line itself is out of sight
     shoot(page, "walkthrough-error-toast-en-1366x768")
@@ -52,17 +57,11 @@ def test_2_an_error_out_of_sight_shows_at_the_bottom_of_the_screen(page, browser
     page.wait_for_selector("#error-toast[hidden]", state="attached")
 
     phone = open_page(browser, app_url, locale="es-ES", viewport=PHONE)
-    open_tab(phone, "decoder")
-    wait_chart(phone, 0, preview=True)
-    phone.locator(TYPED).first.scroll_into_view_if_needed()
-    phone.fill(TYPED, "París es bonita")
-    phone.click("#force-typed-btn")
-    text = toast_in_sight(phone)
+    text = force_typed_below_the_fold(phone, "París es bonita")
     assert text.startswith(ES["error"]) and "tokens" in text and "escribe un token cada vez" in text
     shoot(phone, "walkthrough-error-toast-es-390x844")
-    phone.fill(TYPED, "París es bonita")  # the same error again: shown again
     phone.click("#error-toast")
-    phone.click("#force-typed-btn")
+    phone.click("#force-typed-btn")  # the same error again: shown again
     toast_in_sight(phone)
     phone.context.close()
 
