@@ -143,6 +143,21 @@ def test_noise_peeks_without_consuming_and_restores_exactly():
     assert torch.equal(noise.peek(100), first)
 
 
+def test_an_undo_gets_the_consumed_draw_back_and_a_greedy_undo_keeps_the_one_ahead():
+    noise = Noise(5)
+    before = noise.state()
+    first = noise.peek(100)
+    noise.consume(100)
+    second = noise.peek(100)
+    noise.set_state(noise.state())  # a greedy pick undone: the generator did not move
+    assert noise.peek(100) is second
+    noise.set_state(before)  # the sampled pick undone
+    assert noise.peek(100) is first  # not drawn again...
+    assert torch.equal(first, torch.empty(100).exponential_(generator=torch.Generator().manual_seed(5)))  # ...and right
+    noise.consume(100)
+    assert torch.equal(noise.peek(100), second)
+
+
 def test_summary_ranks_entropies_and_kept_counts():
     logits = torch.tensor([[math.log(p) for p in (0.5, 0.3, 0.15, 0.05)]])
     settings = SamplingSettings.sampled(top_k=2)

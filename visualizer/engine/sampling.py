@@ -140,13 +140,16 @@ class Noise:
     `peek(vocab)` returns the exponential noise of the next sampled pick (drawn once from a copy of
     the generator, so peeking consumes nothing); `consume()` advances the generator past it (a
     sampled pick was committed). Forced and greedy picks consume nothing, as in `generate`.
-    `state()` / `set_state()` give the generator's bytes for exact undo and for saving."""
+    `state()` / `set_state()` give the generator's bytes for exact undo and for saving; setting the
+    state it has keeps the noise drawn ahead, and setting the state before the last consumed draw
+    (an undo) gets that draw back, so stepping again draws nothing (0.75 ms a row of 49,152 here)."""
 
     def __init__(self, seed, device="cpu"):
         self.device = torch.device(device)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
         self._ahead = None  # (noise, generator state after drawing it)
+        self._consumed = None  # (generator state before the last consumed draw, that draw's _ahead)
 
     def peek(self, vocab_size):
         if self._ahead is None or self._ahead[0].numel() != vocab_size:
@@ -160,6 +163,7 @@ class Noise:
 
     def consume(self, vocab_size):
         self.peek(vocab_size)
+        self._consumed = (self.generator.get_state(), self._ahead)
         self.generator.set_state(self._ahead[1])
         self._ahead = None
 
@@ -167,8 +171,11 @@ class Noise:
         return self.generator.get_state()
 
     def set_state(self, state):
+        if torch.equal(state, self.generator.get_state()):
+            return
+        consumed, self._consumed = self._consumed, None
         self.generator.set_state(state)
-        self._ahead = None
+        self._ahead = consumed[1] if consumed is not None and torch.equal(consumed[0], state) else None
 
 
 def entropy_bits(probs):
