@@ -6,7 +6,8 @@ opened: a gr.State between two tabs shifted Gradio's count of them);
 typed force below the fold at 1366x768 in English, a guess of several tokens on a Spanish phone;
 3 a row's text cut at the per-message limit says so (a long paste lost its end without a word);
 4 two quick clicks on Step ×10 make 20 tokens (the second click was dropped);
-5 on a phone the output panel and the timeline stack (side by side, each was 150 px wide).
+5 on a phone the output panel and the timeline stack (side by side, each was 150 px wide);
+6 a reload in the middle of Run to end brings back every token made (the browser kept them only at the end).
 The room's prompt colour is checked where a room runs (`test_room_browser.py`).
 What is left out: the flows the other browser tests cover.
 """
@@ -14,7 +15,7 @@ What is left out: the flows the other browser tests cover.
 import pytest
 
 from browser_support import (PHONE, app_url, browser, chip_count, open_page, open_tab, page, shoot,  # noqa: F401
-                             wait_chart, wait_chips, wait_text)
+                             wait_chart, wait_chips, wait_loaded, wait_text)
 from ui.texts import EN, ES
 from visualizer.engine.limits import MAX_MESSAGE_CHARS
 
@@ -99,3 +100,18 @@ def test_5_on_a_phone_the_output_panel_and_the_timeline_stack(browser, app_url):
     phone.locator("#timeline-chart").scroll_into_view_if_needed()
     shoot(phone, "walkthrough-output-timeline-es-390x844")
     phone.context.close()
+
+
+def test_6_a_reload_during_run_to_end_keeps_every_token_made(page):
+    open_tab(page, "decoder")
+    wait_chart(page, 0, preview=True)
+    page.click("#step-btn")
+    wait_chips(page, "#generated-text", 1)
+    page.click("#run-btn")
+    page.wait_for_function("document.querySelectorAll('#generated-text .chip').length >= 8")
+    shown = chip_count(page, "#generated-text")  # the page may already show a token or two more
+    page.reload()
+    wait_loaded(page)
+    open_tab(page, "decoder")
+    page.click("#step-btn")  # the next action restores what the browser kept, then steps
+    page.wait_for_function(f"document.querySelectorAll('#generated-text .chip').length > {shown}")

@@ -11,9 +11,10 @@ What the chart shows: the last step's distribution (chosen token highlighted), o
 first step, after an undo or a reset, and whenever a sampling control moves, the preview of the
 next position under the current settings (no forward pass: the next logits are kept). A force
 acts where the chart points: it replaces the shown step, or takes the shown next position.
-Run to end (and Step ×10) streams: per token only the chart, the step panel and the generated
-chips (append-only HTML, so one chip on the wire), the output panel and timeline every
-`FULL_EVERY` tokens, and a full update at the end. Each token is taken in its own session turn
+Run to end (and Step ×10) streams: per token only the chart, the step panel, the generated
+chips (append-only HTML, so one chip on the wire) and what the browser keeps (a reload mid-run
+loses no token; Gradio's diff sends the appended id, and the generator's state when sampling),
+the output panel and timeline every `FULL_EVERY` tokens, and a full update at the end. Each token is taken in its own session turn
 with `interactive=False`, so clicks (this page's Stop, other attendees' steps) go first; Stop sets
 a flag the loop reads before each token, so it stops within one step and the end shows every token.
 What is left out: layout and wiring (`tab_decoder.py`), HTML (the view modules).
@@ -143,6 +144,8 @@ class DecoderActions:
                     record = decoder.step(interactive=False)
                     made += 1
                     update = self._token_update(decoder, record, texts, made / (time.perf_counter() - started), chips)
+                    # What the browser keeps, every token: a reload mid-run brings back every token made.
+                    update[self.saved] = self.page.saved_decoding(session.workspace, values, tokens_changed=True)
                     if made % FULL_EVERY == 0:
                         update.update(self._panels(decoder, texts))
                     return update
