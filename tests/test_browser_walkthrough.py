@@ -2,12 +2,16 @@
 
 1 every tab has one button however many were opened (the Room tab's button was drawn twice once
 opened: a gr.State between two tabs shifted Gradio's count of them);
-2 an error whose status line is out of sight shows at the bottom of the screen, as text: a bad
-typed force below the fold at 1366x768 in English, a guess of several tokens on a Spanish phone;
+2 an error whose status line is out of sight shows at the bottom of the screen, as text, until clicked or
+another tab is opened: a bad typed force below the fold at 1366x768 in English, several tokens typed on a
+Spanish phone;
 3 a row's text cut at the per-message limit says so (a long paste lost its end without a word);
 4 two quick clicks on Step ×10 make 20 tokens (the second click was dropped);
-5 on a phone the output panel and the timeline stack (side by side, each was 150 px wide);
-6 a reload in the middle of Run to end brings back every token made (the browser kept them only at the end).
+5 on a phone the output panel and the timeline stack, and so do the two tokenizers' chips (side by side, each
+was 150 px wide);
+6 a reload in the middle of Run to end brings back every token made (the browser kept them only at the end);
+7 the presenter switch enlarges Compare's chips and Inside the step's texts too (they kept their size, and the
+title shrank).
 The room's prompt colour is checked where a room runs (`test_room_browser.py`).
 What is left out: the flows the other browser tests cover.
 """
@@ -64,6 +68,8 @@ def test_2_an_error_out_of_sight_shows_at_the_bottom_of_the_screen(page, browser
     phone.click("#error-toast")
     phone.click("#force-typed-btn")  # the same error again: shown again
     toast_in_sight(phone)
+    open_tab(phone, "compare")  # another tab: the Decoder's error goes
+    phone.wait_for_selector("#error-toast[hidden]", state="attached")
     phone.context.close()
 
 
@@ -89,14 +95,22 @@ def test_4_two_quick_clicks_on_step_x10_make_twenty_tokens(page):
     assert chip_count(page, "#generated-text") == 20
 
 
+def stacked(page, upper, lower):
+    """Whether element `lower` starts below the end of `upper`, and `upper` is wider than 300 px."""
+    top, bottom = (page.locator(f"#{name}").bounding_box() for name in (upper, lower))
+    return bottom["y"] >= top["y"] + top["height"] - 1 and top["width"] > 300
+
+
 def test_5_on_a_phone_the_output_panel_and_the_timeline_stack(browser, app_url):
     phone = open_page(browser, app_url, locale="es-ES", viewport=PHONE)
+    open_tab(phone, "tokens")
+    phone.wait_for_selector("#second-token-chips .chip")
+    assert stacked(phone, "token-chips", "second-token-chips")  # the two tokenizers too
     open_tab(phone, "decoder")
     wait_chart(phone, 0, preview=True)
     phone.click("#step-btn")
     wait_chart(phone, 1)
-    panel, timeline = (phone.locator(f"#{name}").bounding_box() for name in ("output-panel", "timeline-chart"))
-    assert timeline["y"] >= panel["y"] + panel["height"] - 1 and panel["width"] > 300
+    assert stacked(phone, "output-panel", "timeline-chart")
     phone.locator("#timeline-chart").scroll_into_view_if_needed()
     shoot(phone, "walkthrough-output-timeline-es-390x844")
     phone.context.close()
@@ -115,3 +129,33 @@ def test_6_a_reload_during_run_to_end_keeps_every_token_made(page):
     open_tab(page, "decoder")
     page.click("#step-btn")  # the next action restores what the browser kept, then steps
     page.wait_for_function(f"document.querySelectorAll('#generated-text .chip').length > {shown}")
+
+
+PRESENTED = ("#app-header h1", "#compare-greedy .chip", "#inside-status .inside-status", "#stage-view .stages table",
+             "#attention-bars .bar-row .tok", "#lens-notes .inside-notes p", "#lens-chart svg text")
+
+
+def font_sizes(page):
+    return page.evaluate("""(selectors) => selectors.map((s) => {
+        const element = document.querySelector(s);
+        return element ? parseFloat(getComputedStyle(element).fontSize) : null;
+    })""", list(PRESENTED))
+
+
+def test_7_presenter_mode_enlarges_compare_and_inside_the_step(page):
+    open_tab(page, "compare")
+    page.click("#compare-step-btn")
+    page.wait_for_selector("#compare-greedy .chip")
+    open_tab(page, "inside")
+    page.wait_for_selector("#stage-view .stages table")
+    page.wait_for_selector("#attention-bars .bar-row")
+    page.wait_for_selector("#lens-chart svg text")
+    before = font_sizes(page)
+    assert None not in before, dict(zip(PRESENTED, before))
+    page.click("#presenter-btn")
+    page.wait_for_function("document.documentElement.classList.contains('presenter')")
+    after = font_sizes(page)
+    grown = {selector: (a, b) for selector, a, b in zip(PRESENTED, before, after) if b < a * 1.15}
+    assert grown == {}, f"not at least 15% larger in presenter mode: {grown}"
+    shoot(page, "walkthrough-presenter-inside-en-1366x768")
+    page.click("#presenter-btn")

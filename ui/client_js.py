@@ -40,21 +40,8 @@ PAGE_JS = """
   };
   window.llmVizPresenter = () => presenter(localStorage.getItem(%(key)s) === '1');
   window.llmVizPresenter();
-  const busy = %(busy)s;
-  document.addEventListener('click', (event) => {
-    const button = event.target.closest && event.target.closest('button');
-    if (button && button.id === 'presenter-btn') {
-      const on = !root.classList.contains('presenter');
-      localStorage.setItem(%(key)s, on ? '1' : '0');
-      presenter(on);
-      return;
-    }
-    const row = event.target.closest && event.target.closest('#next-token-chart .ntc.clickable .ntc-row');
-    const target = row ? 'next-token-chart' : button && !button.disabled && busy[button.id];
-    if (target) document.getElementById(target)?.classList.add('busy');
-  }, true);
   // An error whose status line is out of sight (scrolled away, or above the fold of a phone) is
-  // also shown at the bottom of the screen, as text, until clicked or for 8 s.
+  // also shown at the bottom of the screen, as text, until clicked, another tab opened, or for 8 s.
   const toast = document.createElement('div');
   toast.id = 'error-toast';
   toast.setAttribute('role', 'alert');
@@ -76,6 +63,20 @@ PAGE_JS = """
     }
   }).observe(document.body, {childList: true, subtree: true, characterData: true, attributes: true,
                              attributeFilter: ['class', 'data-at']});
+  const busy = %(busy)s;
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest && event.target.closest('button');
+    if (button && button.id === 'presenter-btn') {
+      const on = !root.classList.contains('presenter');
+      localStorage.setItem(%(key)s, on ? '1' : '0');
+      presenter(on);
+      return;
+    }
+    if (event.target.closest && event.target.closest('[role="tab"], .overflow-dropdown button')) toast.hidden = true;
+    const row = event.target.closest && event.target.closest('#next-token-chart .ntc.clickable .ntc-row');
+    const target = row ? 'next-token-chart' : button && !button.disabled && busy[button.id];
+    if (target) document.getElementById(target)?.classList.add('busy');
+  }, true);
   document.addEventListener('keydown', (event) => {
     if (event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
     const field = event.target && event.target.closest &&

@@ -23,9 +23,11 @@ def build(ctx, shared):
     with gr.Tab(i18n("tab_tokens"), id="tokens", elem_id="tokens-tab"):
         gr.Markdown(i18n("intro_tokens"), elem_classes="intro")
         show_ids = gr.Checkbox(False, label=i18n("show_ids"), elem_id="show-ids")
-        with gr.Row(equal_height=False):
-            token_chips = gr.HTML(elem_id="token-chips", js_on_load=None, min_width=320)
-            second_chips = gr.HTML(elem_id="second-token-chips", js_on_load=None, min_width=320)
+        with gr.Row(equal_height=False):  # columns of 320 px at least: stacked on a phone (an HTML's own is not kept)
+            with gr.Column(min_width=320):
+                token_chips = gr.HTML(elem_id="token-chips", js_on_load=None)
+            with gr.Column(min_width=320):
+                second_chips = gr.HTML(elem_id="second-token-chips", js_on_load=None)
         with gr.Row(equal_height=False):
             word = gr.Textbox("Zyrqel", label=i18n("rare_word"), max_length=MAX_WORD_CHARS, scale=1,
                               elem_id="rare-word")
