@@ -4,7 +4,8 @@ The applied conversation lives in `shared.conversation` (a hidden component: the
 it) and in the browser's saved state (reload, server restart). Rows are re-rendered only on
 structural edits (load, apply, import, add, move, delete); every component made inside the render
 is `interactive=True` (Gradio would otherwise draw rows made after the page load read-only).
-Typing in a row edits the conversation in place. The JSON editor is applied with a button; edits
+Typing in a row edits the conversation in place (a text cut at the per-message limit says so in the
+tab's status). The JSON editor is applied with a button; edits
 not applied yet are flagged. Export is a download made in the browser from the applied
 conversation (first click, nothing written on the server); import reads the file in the browser,
 refuses files over 1 MB, and sends only its text. A page with nothing saved starts on the
