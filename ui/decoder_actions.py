@@ -14,9 +14,11 @@ acts where the chart points: it replaces the shown step, or takes the shown next
 Run to end (and Step ×10) streams: per token only the chart, the step panel, the generated
 chips (append-only HTML, so one chip on the wire) and what the browser keeps (a reload mid-run
 loses no token; Gradio's diff sends the appended id, and the generator's state when sampling),
-the output panel and timeline every `FULL_EVERY` tokens, and a full update at the end. Each token is taken in its own session turn
-with `interactive=False`, so clicks (this page's Stop, other attendees' steps) go first; Stop sets
-a flag the loop reads before each token, so it stops within one step and the end shows every token.
+the output panel and timeline every `FULL_EVERY` tokens, and a full update at the end. Each token
+is taken in its own session turn with `interactive=False`, so clicks (this page's Stop, other
+attendees' steps) go first; Stop sets a flag the loop reads before each token, so it stops within
+one step and the end shows every token. A Step ×10 click while this page's Step ×10 runs adds ten
+steps to it (the running burst is marked in the session's data, cleared however it ends).
 What is left out: layout and wiring (`tab_decoder.py`), HTML (the view modules).
 """
 
@@ -107,15 +109,18 @@ class DecoderActions:
     def _stream(self, values, request, limit):
         texts, ui = self.ctx.texts(request), self.ui
         holder = {}
+        burst = object() if limit is not None else None  # this stream, while it is the page's running burst
 
         def begin():
             with self.page.open(values, request) as session:
-                if limit is not None and session.data.get("burst"):
+                if burst is not None and session.data.get("burst") is not None:
                     session.data["burst_more"] = session.data.get("burst_more", 0) + limit
                     return None  # the running burst takes these steps on
                 decoder = session.workspace.decoder()
                 decoder.start()
-                session.data.update(stop=False, view="step", burst=limit is not None, burst_more=0)
+                session.data.update(stop=False, view="step")
+                if burst is not None:
+                    session.data.update(burst=burst, burst_more=0)
                 holder["decoder"] = decoder
                 return {ui.status: status_html(texts["running"])}
         first = self.page.answer(request, ui.status, begin)
@@ -123,46 +128,61 @@ class DecoderActions:
         decoder = holder.get("decoder")
         if decoder is None:
             return
-        made, started, stopped, ended = 0, time.perf_counter(), False, False
-        chips = [len(decoder.records), generated_chips_html(decoder.records, texts)]  # grown one chip per token
-        while True:
-            def one():
-                nonlocal made, stopped, ended, limit
-                with self.page.existing(values, request) as session:
-                    if session.data.get("stop") or session.workspace.existing_decoder is not decoder:
-                        stopped = ended = True
-                        return None
-                    if decoder.stop:
-                        ended = True
-                        return None
-                    if limit is not None:
-                        limit += session.data.pop("burst_more", 0)
-                        if made >= limit:  # decided under the session's turn: a later click starts its own
-                            session.data["burst"] = False
+        try:
+            made, started, stopped, ended = 0, time.perf_counter(), False, False
+            chips = [len(decoder.records), generated_chips_html(decoder.records, texts)]  # grown one chip per token
+            while True:
+                def one():
+                    nonlocal made, stopped, ended, limit
+                    with self.page.existing(values, request) as session:
+                        if session.data.get("stop") or session.workspace.existing_decoder is not decoder:
+                            stopped = ended = True
+                            return None
+                        if decoder.stop:
                             ended = True
                             return None
-                    record = decoder.step(interactive=False)
-                    made += 1
-                    update = self._token_update(decoder, record, texts, made / (time.perf_counter() - started), chips)
-                    # What the browser keeps, every token: a reload mid-run brings back every token made.
-                    update[self.saved] = self.page.saved_decoding(session.workspace, values, tokens_changed=True)
-                    if made % FULL_EVERY == 0:
-                        update.update(self._panels(decoder, texts))
-                    return update
-            update = self.page.answer(request, ui.status, one)
-            if ended or ui.status in update:  # the end, a Stop, or an error (kept on screen)
-                break
-            yield update
-        final = self._finish(values, request, decoder, made, stopped)
-        yield {**final, **update} if ui.status in update else final
+                        if burst is not None:
+                            limit += session.data.pop("burst_more", 0)
+                            if made >= limit:  # decided under the session's turn: a later click starts its own
+                                session.data["burst"] = None
+                                ended = True
+                                return None
+                        record = decoder.step(interactive=False)
+                        made += 1
+                        rate = made / (time.perf_counter() - started)
+                        update = self._token_update(decoder, record, texts, rate, chips)
+                        # What the browser keeps, every token: a reload mid-run brings back every token made.
+                        update[self.saved] = self.page.saved_decoding(session.workspace, values, tokens_changed=True)
+                        if made % FULL_EVERY == 0:
+                            update.update(self._panels(decoder, texts))
+                        return update
+                update = self.page.answer(request, ui.status, one)
+                if ended or ui.status in update:  # the end, a Stop, or an error (kept on screen)
+                    break
+                yield update
+            final = self._finish(values, request, decoder, made, stopped, burst)
+            yield {**final, **update} if ui.status in update else final
+        finally:  # ended, stopped, failed, or cancelled with the page: a later click starts its own burst
+            if burst is not None:
+                self._end_burst(values, request, burst)
 
-    def _finish(self, values, request, decoder, made, stopped):
+    def _end_burst(self, values, request, burst):
+        try:
+            with self.page.existing(values, request, changes=False) as session:
+                if session.data.get("burst") is burst:
+                    session.data.update(burst=None, burst_more=0)
+        except InputError:
+            pass  # the session is gone, and its flags with it
+
+    def _finish(self, values, request, decoder, made, stopped, burst=None):
         texts = self.ctx.texts(request)
 
         def finish():
             with self.page.existing(values, request) as session:
                 stop_at = session.data.pop("stop_at", None)
-                session.data.update(stop=False, burst=False, burst_more=0)
+                session.data["stop"] = False
+                if burst is not None and session.data.get("burst") is burst:  # not a later burst's
+                    session.data.update(burst=None, burst_more=0)
                 view = self._view(decoder, session, texts, values, tokens_changed=True)
                 if stopped and not decoder.stop:
                     after = len(decoder.generated) - stop_at if stop_at is not None else ""
