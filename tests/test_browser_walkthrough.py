@@ -82,6 +82,16 @@ def test_3_a_row_cut_at_the_limit_says_so(page):
     wait_text(page, "#conversation-status", str(MAX_MESSAGE_CHARS))
     assert page.locator("#conversation-status .status.error").count() == 1
     assert len(box.input_value()) == MAX_MESSAGE_CHARS
+    box.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text("short")  # under the limit: the message goes
+    page.keyboard.press("Tab")
+    page.wait_for_selector("#conversation-status .status.error", state="detached")
+    box.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text("😀" * 4100)  # the box counts UTF-16 units: it keeps 4,000 emoji
+    page.keyboard.press("Tab")
+    wait_text(page, "#conversation-status", str(MAX_MESSAGE_CHARS))
 
 
 def test_4_two_quick_clicks_on_step_x10_make_twenty_tokens(page):

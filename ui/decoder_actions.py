@@ -37,6 +37,13 @@ FULL_EVERY = 32  # streamed tokens between full updates of the output panel and 
 BURST = 10  # tokens of Step ×10
 
 
+def _release(session, burst):
+    """A page's running Step ×10 is over: clicks start a new one. Only `burst`'s own mark goes (a later
+    burst's stays); `session` None (gone) or `burst` None (a Run to end) changes nothing."""
+    if session is not None and burst is not None and session.data.get("burst") is burst:
+        session.data.update(burst=None, burst_more=0)
+
+
 class DecoderActions:
     def __init__(self, ctx, page, ui):
         """`ui`: the tab's components (chart, candidates, generated, output_panel, stats, timeline,
@@ -113,7 +120,7 @@ class DecoderActions:
 
         def begin():
             with self.page.open(values, request) as session:
-                if burst is not None and session.data.get("burst") is not None:
+                if burst is not None and session.data.get("burst") is not None and not session.data.get("stop"):
                     session.data["burst_more"] = session.data.get("burst_more", 0) + limit
                     return None  # the running burst takes these steps on
                 decoder = session.workspace.decoder()
@@ -135,18 +142,13 @@ class DecoderActions:
                 def one():
                     nonlocal made, stopped, ended, limit
                     with self.page.existing(values, request) as session:
-                        if session.data.get("stop") or session.workspace.existing_decoder is not decoder:
-                            stopped = ended = True
-                            return None
-                        if decoder.stop:
-                            ended = True
-                            return None
                         if burst is not None:
                             limit += session.data.pop("burst_more", 0)
-                            if made >= limit:  # decided under the session's turn: a later click starts its own
-                                session.data["burst"] = None
-                                ended = True
-                                return None
+                        stopped = bool(session.data.get("stop")) or session.workspace.existing_decoder is not decoder
+                        if stopped or decoder.stop or (limit is not None and made >= limit):
+                            ended = True  # decided under the session's turn: a later click starts its own burst
+                            _release(session, burst)
+                            return None
                         record = decoder.step(interactive=False)
                         made += 1
                         rate = made / (time.perf_counter() - started)
@@ -160,29 +162,19 @@ class DecoderActions:
                 if ended or ui.status in update:  # the end, a Stop, or an error (kept on screen)
                     break
                 yield update
-            final = self._finish(values, request, decoder, made, stopped, burst)
+            final = self._finish(values, request, decoder, made, stopped)
             yield {**final, **update} if ui.status in update else final
-        finally:  # ended, stopped, failed, or cancelled with the page: a later click starts its own burst
-            if burst is not None:
-                self._end_burst(values, request, burst)
+        finally:  # failed, or closed by Gradio (a cancel, the page gone): without taking a turn, as
+            # Gradio closes a generator on its event loop, which must not wait for this session
+            _release(self.ctx.store.get(getattr(request, "session_hash", None)), burst)
 
-    def _end_burst(self, values, request, burst):
-        try:
-            with self.page.existing(values, request, changes=False) as session:
-                if session.data.get("burst") is burst:
-                    session.data.update(burst=None, burst_more=0)
-        except InputError:
-            pass  # the session is gone, and its flags with it
-
-    def _finish(self, values, request, decoder, made, stopped, burst=None):
+    def _finish(self, values, request, decoder, made, stopped):
         texts = self.ctx.texts(request)
 
         def finish():
             with self.page.existing(values, request) as session:
                 stop_at = session.data.pop("stop_at", None)
                 session.data["stop"] = False
-                if burst is not None and session.data.get("burst") is burst:  # not a later burst's
-                    session.data.update(burst=None, burst_more=0)
                 view = self._view(decoder, session, texts, values, tokens_changed=True)
                 if stopped and not decoder.stop:
                     after = len(decoder.generated) - stop_at if stop_at is not None else ""

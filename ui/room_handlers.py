@@ -3,7 +3,7 @@
 `RoomHandlers(ctx)` methods take component values (and the request, for the attendee's cookie, the
 language and the join link) and return a dict {output name: value}; `room_tab.py` maps the names to
 components. Output names: status, code, seed, banner, histogram, model_chart, chips, timeline,
-attendee_view, my_chart, seen (the room version shown), phase ([step, revealed] shown), joined, watching, timer, projector,
+attendee_view, my_chart, seen (the room version shown), phase ([step, mode, revealed] shown), joined, watching, timer, projector,
 attendee, instructor (the accordion), export. Errors become a status line in the user's language
 and change nothing else.
 `tick` (the 1 s timer) returns nothing while the room's version is the one shown, so an idle room
@@ -123,7 +123,7 @@ class RoomHandlers:
 
     def tick(self, code, joined, watching, seen, phase, request=None):
         """The timer: fresh views when the room changed since `seen`, else nothing; a status line is
-        cleared once the room moved to another step or phase (`phase`: the one shown), as it was about the last."""
+        cleared once the room moved to another step, mode or phase (`phase`: the one shown): it was about the last."""
         if not code or not (joined or watching):
             return {"timer": gr.Timer(active=False)}
         try:
@@ -143,7 +143,8 @@ class RoomHandlers:
         """Every view of the room for this browser: the projector's when watching, the attendee's when joined."""
         texts = self.ctx.texts(request)
         state = self.rooms.mine(code, self.ctx.attendee(request)) if joined else self.rooms.state(code)
-        views = {"seen": state["version"], "phase": [state["step"], state["revealed"]], "timer": gr.Timer(active=True)}
+        views = {"seen": state["version"], "phase": [state["step"], state["mode"], state["revealed"]],
+                 "timer": gr.Timer(active=True)}
         if watching:
             histogram, model_chart = answer_figures(state, texts)
             views.update(banner=banner_html(state, join_link(request, state["code"]), texts), histogram=histogram,

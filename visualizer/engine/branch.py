@@ -72,7 +72,7 @@ class Branch:
         (the generator moves past its noise); forced and greedy picks leave the generator alone."""
         self._rng_before.append(self.noise.state())
         if sampled:
-            self.noise.consume(vocab_size)
+            self.noise.consume(vocab_size, undoable=True)
         self.generated.append(record.id)
         self.records.append(record)
         self._redo.clear()
@@ -139,7 +139,7 @@ class Branch:
         self.noise.set_state(torch.tensor(list(state), dtype=torch.uint8))
 
     def nbytes(self):
-        """Host memory held for exact undo (generator states) and the next logits, besides the pool."""
+        """Memory held for exact undo (generator states, noise vectors) and the next logits, besides the pool."""
         states = sum(s.numel() for s in self._rng_before if s is not None) + sum(s.numel() for _, s in self._redo)
         logits = self.logits.numel() * self.logits.element_size() if self.logits is not None else 0
-        return states + logits
+        return states + logits + self.noise.nbytes()

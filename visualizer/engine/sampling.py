@@ -141,8 +141,9 @@ class Noise:
     the generator, so peeking consumes nothing); `consume()` advances the generator past it (a
     sampled pick was committed). Forced and greedy picks consume nothing, as in `generate`.
     `state()` / `set_state()` give the generator's bytes for exact undo and for saving; setting the
-    state it has keeps the noise drawn ahead, and setting the state before the last consumed draw
-    (an undo) gets that draw back, so stepping again draws nothing (0.75 ms a row of 49,152 here)."""
+    state it has keeps the noise drawn ahead, and after `consume(vocab, undoable=True)` (a decode
+    step's pick) setting the state before that draw (an undo) gets the draw back, so stepping again
+    draws nothing (0.75 ms a row of 49,152 here), for one more vector held."""
 
     def __init__(self, seed, device="cpu"):
         self.device = torch.device(device)
@@ -161,11 +162,16 @@ class Noise:
             self._ahead = (noise, copy.get_state())
         return self._ahead[0]
 
-    def consume(self, vocab_size):
+    def consume(self, vocab_size, undoable=False):
         self.peek(vocab_size)
-        self._consumed = (self.generator.get_state(), self._ahead)
+        self._consumed = (self.generator.get_state(), self._ahead) if undoable else None
         self.generator.set_state(self._ahead[1])
         self._ahead = None
+
+    def nbytes(self):
+        """Bytes of the noise vectors held (the one drawn ahead, the last undoable one consumed)."""
+        held = [self._ahead, self._consumed[1] if self._consumed is not None else None]
+        return sum(kept[0].numel() * kept[0].element_size() for kept in held if kept is not None)
 
     def state(self):
         return self.generator.get_state()
