@@ -177,3 +177,16 @@ def test_the_app_sends_no_usage_reports_whatever_the_environment(monkeypatch):
     monkeypatch.delenv("GRADIO_ANALYTICS_ENABLED", raising=False)  # gradio's default is then to report
     demo, _ = create_app(parse_args(["--cache-dir", str(app_server.CACHE_DIR)], environ={}))
     assert demo.config["analytics_enabled"] is False
+
+
+def test_every_child_of_a_tab_set_is_a_tab():
+    """A component created inside gr.Tabs but outside any gr.Tab shifts Gradio's count of the tabs: the
+    next tab's button was drawn twice once opened (the Inside tab's State did that to the Room tab)."""
+    import gradio as gr
+
+    demo, _ = app_server.built_app()
+    tab_sets = [block for block in demo.blocks.values() if isinstance(block, gr.Tabs)]
+    assert tab_sets
+    for tabs in tab_sets:
+        strays = [type(child).__name__ for child in tabs.children if not isinstance(child, gr.Tab)]
+        assert strays == [], f"{tabs.elem_id}: {strays}"
