@@ -4,7 +4,8 @@ Flow: the instructor opens a room; one attendee joins by the ?room= link, two by
 they guess and the projector's counters and histogram update without a reload (the 1 s timer);
 hostile text typed as a guess is refused and shown as text; the text so far is readable on its
 dark box (a contrast ratio of 7 at least); Reveal shows each attendee where their
-token sits and clears a refusal shown before it; Commit moves everyone to step 2; a Sample step; the JSON export downloads in the page.
+token sits and clears a refusal shown before it; Commit moves everyone to step 2; a Sample step; the
+JSON export downloads in the page.
 Screenshots of the projector and attendee views, English and Spanish, at 1366x768 and 390x844,
 land in artifacts/screenshots/room-*.png.
 """
@@ -73,7 +74,8 @@ def contrast(page, text_selector, box_selector):
     return page.evaluate("""([text, box]) => {
         const rgb = (value) => value.match(/[\\d.]+/g).slice(0, 3).map(Number);
         const luminance = (value) => {
-            const [r, g, b] = rgb(value).map((c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
+            const linear = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+            const [r, g, b] = rgb(value).map(linear);
             return 0.2126 * r + 0.7152 * g + 0.0722 * b;
         };
         const a = luminance(getComputedStyle(document.querySelector(text)).color);

@@ -3,9 +3,9 @@
 `RoomHandlers(ctx)` methods take component values (and the request, for the attendee's cookie, the
 language and the join link) and return a dict {output name: value}; `room_tab.py` maps the names to
 components. Output names: status, code, seed, banner, histogram, model_chart, chips, timeline,
-attendee_view, my_chart, seen (the room version shown), phase ([step, mode, revealed] shown), joined, watching, timer, projector,
-attendee, instructor (the accordion), export. Errors become a status line in the user's language
-and change nothing else.
+attendee_view, my_chart, seen (the room version shown), phase ([step, mode, revealed] shown), joined,
+watching, timer, projector, attendee, instructor (the accordion), export. Errors become a status
+line in the user's language and change nothing else.
 `tick` (the 1 s timer) returns nothing while the room's version is the one shown, so an idle room
 costs one small request per second and browser, and no redraw.
 What is left out: components and wiring (`room_tab.py`), HTML and figures (`room_views.py`, `room_charts.py`).

@@ -154,8 +154,9 @@ def _message_rows(ctx, shared, structure, status):
         def edit(values: dict, request: gr.Request):
             text = values[content] if isinstance(values[content], str) else ""
             edited = {conversation: edits.set_content(values[conversation], index, text), status: ""}
-            # The browser's box counts UTF-16 units: an emoji is two, and a paste of them stops at 4,000.
-            if len(text) >= MAX_MESSAGE_CHARS or len(text.encode("utf-16-le")) >= 2 * MAX_MESSAGE_CHARS:
+            # Counted as the browser's box counts, in UTF-16 units (never fewer than the characters): an
+            # emoji is two, and a paste of them stops at 4,000.
+            if len(text.encode("utf-16-le")) >= 2 * MAX_MESSAGE_CHARS:
                 texts = ctx.texts(request)
                 edited[status] = error_html(texts["message_at_limit"].format(index=index + 1, limit=MAX_MESSAGE_CHARS),
                                             texts)

@@ -4,9 +4,10 @@ Layout for a projector (1366x768): the Step / Undo buttons, the status line and 
 chart in the left column, above the fold; the step panel, the generated text and the decoding
 controls on the right; the output panel and the timeline below. On a phone the columns stack.
 Wiring: Step, Undo, Force and the chart's rows use trigger_mode="multiple" (every click is done;
-the session's FIFO keeps their order), and so does Step ×10 (a click while it runs adds ten steps); moving a sampling control re-warps the shown distribution
-(trigger_mode="always_last"); opening the tab shows the preview at once; Stop runs outside the
-model's concurrency group so it is never queued behind model events.
+the session's FIFO keeps their order), and so does Step ×10 (a click while it runs adds ten steps);
+moving a sampling control re-warps the shown distribution (trigger_mode="always_last"); opening the
+tab shows the preview at once; Stop runs outside the model's concurrency group so it is never queued
+behind model events.
 What is left out: handler logic (`decoder_actions.py`), the controls themselves (`decoding_controls.py`).
 """
 

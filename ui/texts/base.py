@@ -101,7 +101,8 @@ ES = {
     "json_unapplied": "El editor JSON tiene cambios sin aplicar: pulsa «Aplicar JSON» para usarlos.",
     "json_imported": "Importado {name}: {count} mensajes.",
     "file_too_big": "{name} ocupa {size} bytes: se pueden importar como mucho {limit} bytes.",
-    "message_at_limit": "el mensaje {index} ha llegado a su límite de {limit} caracteres: lo que pase de ahí no se guarda.",
+    "message_at_limit": ("el mensaje {index} ha llegado a su límite de {limit} caracteres: lo que pase de ahí no "
+                         "se guarda."),
     "generation_prompt": "Añadir el prompt de generación (abrir el turno del asistente)",
     "thinking": "Activar razonamiento",
     "characters": "caracteres",
