@@ -170,6 +170,7 @@ def test_instructor_and_three_attendees(browser, app):
     field(watcher, "room-code").fill(code)
     watcher.locator("#room-watch-btn").click()
     wait_text(watcher, "#room-banner", "Sortea")
+    assert watcher.locator("#room-mode input[value='sample']").is_checked()  # the room's mode, not the default
     shot(watcher, "projector-es-1366x768", full_screen=True)
     shot(watcher, "projector-es-390x844", PHONE, full_screen=True)
     for page in (instructor, by_link, spanish, third, watcher):

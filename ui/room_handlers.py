@@ -3,7 +3,7 @@
 `RoomHandlers(ctx)` methods take component values (and the request, for the attendee's cookie, the
 language and the join link) and return a dict {output name: value}; `room_tab.py` maps the names to
 components. Output names: status, code, seed, banner, histogram, model_chart, chips, timeline,
-attendee_view, my_chart, seen (the room version shown), phase ([step, mode, revealed] shown), joined,
+attendee_view, my_chart, seen (the room version shown), phase ([step, mode, revealed] shown), mode, joined,
 watching, timer, projector, attendee, instructor (the accordion), export. Errors become a status
 line in the user's language and change nothing else.
 `tick` (the 1 s timer) returns nothing while the room's version is the one shown, so an idle room
@@ -147,8 +147,9 @@ class RoomHandlers:
                  "timer": gr.Timer(active=True)}
         if watching:
             histogram, model_chart = answer_figures(state, texts)
-            views.update(banner=banner_html(state, join_link(request, state["code"]), texts), histogram=histogram,
-                         model_chart=model_chart, chips=chips_html(state, texts),
+            # The step's mode as the room has it (a watcher's or a second instructor page's radio showed its default).
+            views.update(mode=state["mode"], banner=banner_html(state, join_link(request, state["code"]), texts),
+                         histogram=histogram, model_chart=model_chart, chips=chips_html(state, texts),
                          timeline=timeline_figure(state, texts), projector=gr.Column(visible=True))
         if joined:
             mine = state["mine"]

@@ -34,7 +34,8 @@ from .texts import TEXTS
 
 TICK_SECONDS = 1.0
 OUTPUTS = ("status", "code", "seed", "banner", "histogram", "model_chart", "chips", "timeline", "attendee_view",
-           "my_chart", "seen", "phase", "joined", "watching", "timer", "projector", "attendee", "instructor", "export")
+           "my_chart", "seen", "phase", "mode", "joined", "watching", "timer", "projector", "attendee", "instructor",
+           "export")
 KNOB_NAMES = ("temperature", "top_k", "top_p")
 DOWNLOAD_JS = """
 (payload) => {
