@@ -5,14 +5,19 @@ Hugging Face Space sets them), load the model once, build the UI from `ui/` and 
 `create_app(...)` returns the configured gr.Blocks for tests and for `gradio app.py` reloads.
 """
 
-import argparse
 import os
-import sys
 
-from visualizer.engine.models import (CACHE_ENV, DEFAULT_CACHE_DIR, DEFAULT_SPEC, DEVICES, DTYPES, ModelLoadError,
-                                      load_model)
-from visualizer.serving.settings import ServerSettings
-from ui.texts import LANGUAGES
+# Before torch loads its OpenMP runtime (libgomp): an idle worker spins ~0.2 ms for more work, not
+# ~5 ms, so a core goes back to Gradio and the browser right after a step (engine/cpu_threads.py).
+os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+
+from visualizer.engine.models import (CACHE_ENV, DEFAULT_CACHE_DIR, DEFAULT_SPEC, DEVICES, DTYPES,  # noqa: E402
+                                      ModelLoadError, load_model)
+from visualizer.serving.settings import ServerSettings  # noqa: E402
+from ui.texts import LANGUAGES  # noqa: E402
 
 
 def parse_args(argv=None, environ=os.environ):
@@ -57,6 +62,7 @@ def create_app(args, settings=None):
 
 def main(argv=None):
     from ui.layout import launch_options, queue_options
+    from visualizer.engine.cpu_threads import release_pool
     from visualizer.serving.memory import defer_full_collections, freeze_startup_objects
 
     args = parse_args(argv)
@@ -67,6 +73,7 @@ def main(argv=None):
         return 2
     freeze_startup_objects()
     defer_full_collections()
+    release_pool()  # forwards run on the model thread: this thread's OpenMP pool would slow them (cpu_threads.py)
     demo.queue(**queue_options(ctx)).launch(server_name=args.host, server_port=args.port, share=args.share,
                                             **launch_options(ctx))
     return 0

@@ -26,7 +26,11 @@ def test_narrow_cpu_passes_run_on_narrow_threads_and_wide_ones_on_all(monkeypatc
     threads, seen = {"count": 2}, []
     real_forward = forward.forward_over
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads["count"])
-    monkeypatch.setattr(torch, "set_num_threads", lambda count: threads.update(count=count))
+
+    def set_this_thread(count):  # cpu_threads.set_this_thread: -> the count before
+        before, threads["count"] = threads["count"], count
+        return before
+    monkeypatch.setattr(forward, "set_this_thread", set_this_thread)
     monkeypatch.setattr(forward, "forward_over", lambda *args: seen.append(threads["count"]) or real_forward(*args))
     runner.narrow_threads = 1
     one = runner.step(rows[:1], [9])

@@ -15,7 +15,7 @@ from transformers import (LogitsProcessorList, MinPLogitsWarper, RepetitionPenal
 from visualizer.engine.errors import InputError
 from visualizer.engine.knobs import KNOB_BY_NAME, KNOBS
 from visualizer.engine.records import summarize
-from visualizer.engine.sampling import Noise, SamplingSettings, pick_rows, stages, warp_rows
+from visualizer.engine.sampling import Noise, SamplingSettings, cpu_exponential, pick_rows, stages, warp_rows
 
 
 def probs_after(logits, **knobs):
@@ -129,6 +129,13 @@ def test_picks_equal_torch_multinomial_with_the_same_seed_greedy_and_forced():
         generator = torch.Generator().manual_seed(row)
         assert int(chosen[row]) == int(torch.multinomial(torch.softmax(logits[row], -1), 1, generator=generator))
     assert int(chosen[2]) == int(torch.argmax(logits[2])) and int(chosen[3]) == 7
+
+
+@pytest.mark.parametrize("seed,size", [(0, 1000), (5, 49152), (123456789, 151936), (2**40 + 3, 7)])
+def test_cpu_noise_equals_torch_exponential_value_for_value_and_leaves_the_generator_where_it_does(seed, size):
+    ours, theirs = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+    assert torch.equal(cpu_exponential(size, ours), torch.empty(size).exponential_(generator=theirs))
+    assert torch.equal(ours.get_state(), theirs.get_state())
 
 
 def test_noise_peeks_without_consuming_and_restores_exactly():

@@ -16,13 +16,12 @@ PoolFull or any error every length, table and page is as before. Three ways to r
 `inspect(handle, position, token_id, options)` is a read-only probe pass (hidden states, attention
 weights: see probe.py) at a position the row already holds; the pool is left as it was.
 On the CPU a pass of fewer than `WIDE_PASS_TOKENS` tokens runs on `narrow_threads` intra-op
-threads (None, the default: all of them); the server's scheduler sets 1. Measured on this 2-core
-CPU with oneDNN's packed weights (`cpu_linear.py`): the engine alone runs to the end at 47 tokens a
-second on two threads, 37 on one; but beside a browser on the same machine (the laptop of a
-workshop) one thread runs faster (25 tokens a second on the page against 20-22 with two, the
-server's step 38-42 ms against 50), as it does under load (an attendee's step during 40 runs,
-MKL: median 234-239 ms with narrow passes on one thread, 279-326 ms on two): a second thread only
-waits for a core someone else holds. Wider passes use every thread.
+threads of the calling thread (None, the default: all of them; `cpu_threads.set_this_thread`); the
+server's scheduler sets 1. Measured on this 2-core CPU (SmolLM2, oneDNN's packed weights,
+`cpu_linear.py`): a lone step takes 20 ms on two threads and 27-28 on one, but beside a browser on
+the same machine (the laptop of a workshop) one thread runs faster: 26-28 tokens a second on the
+page against 15-16 with two (`bench/browser_bench.py`, stop 20): a second thread waits at every
+parallel region for a core the browser holds. Wider passes use every thread.
 The runner is not thread-safe: one thread drives it (the scheduler's model thread).
 What is left out: sampling (the caller picks from the logits), multi-row extends,
 models spread over several devices (the pool lives on one).
@@ -32,6 +31,7 @@ import contextlib
 
 import torch
 
+from .cpu_threads import set_this_thread
 from .graphs import StepGraphs, packed_inputs, unpack
 from .kvpool import TRASH_PAGE, Reservation
 from .page_view import PageView, forward_over
@@ -162,12 +162,11 @@ class ModelRunner:
 
 @contextlib.contextmanager
 def _intra_op_threads(count):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(count)
+    threads = set_this_thread(count)  # this thread's alone (cpu_threads.py)
     try:
         yield
     finally:
-        torch.set_num_threads(threads)
+        set_this_thread(threads)
 
 
 def stage(pool, reservation, ids, keep):

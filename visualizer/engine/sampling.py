@@ -143,7 +143,7 @@ class Noise:
     `state()` / `set_state()` give the generator's bytes for exact undo and for saving; setting the
     state it has keeps the noise drawn ahead, and after `consume(vocab, undoable=True)` (a decode
     step's pick) setting the state before that draw (an undo) gets the draw back, so stepping again
-    draws nothing (0.75 ms a row of 49,152 here), for one more vector held."""
+    draws nothing (0.25 ms a row of 49,152 here), for one more vector held."""
 
     def __init__(self, seed, device="cpu"):
         self.device = torch.device(device)
@@ -156,9 +156,10 @@ class Noise:
         if self._ahead is None or self._ahead[0].numel() != vocab_size:
             copy = torch.Generator(device=self.device)
             copy.set_state(self.generator.get_state())
-            # On the CPU of a GPU machine, pinned: its copy to the device then overlaps the device's work.
-            pin = self.device.type == "cpu" and torch.cuda.is_available()
-            noise = torch.empty(vocab_size, device=self.device, pin_memory=pin).exponential_(generator=copy)
+            if self.device.type == "cpu":
+                noise = cpu_exponential(vocab_size, copy)
+            else:
+                noise = torch.empty(vocab_size, device=self.device).exponential_(generator=copy)
             self._ahead = (noise, copy.get_state())
         return self._ahead[0]
 
@@ -182,6 +183,20 @@ class Noise:
         consumed, self._consumed = self._consumed, None
         self.generator.set_state(state)
         self._ahead = consumed[1] if consumed is not None and torch.equal(consumed[0], state) else None
+
+
+def cpu_exponential(size, generator):
+    """`torch.empty(size).exponential_(generator=generator)` on the CPU, the same values and the same
+    generator state after, in a third of the time (0.25 ms against 0.75 for 49,152 here). torch draws
+    each value as float32(-log1p(-u)) of a float64 uniform u = one 64-bit draw of the generator, one
+    element at a time through the C library's log1p; here `uniform_` makes the same u's (the same draws)
+    and the logarithm runs vectorized over all of them. Equal in every value tested (tests/fast:
+    14.7 M values over 300 seeds checked once, a few seeds in every run); float64's log1p may differ
+    from the C library's in its last bit, which float32 rounds away except at a rounding boundary.
+    On the CPU of a GPU machine the result is pinned: its copy to the device overlaps the device's work."""
+    exponential = torch.empty(size, dtype=torch.float64).uniform_(generator=generator)
+    torch.log1p(exponential.neg_(), out=exponential).neg_()
+    return torch.empty(size, pin_memory=torch.cuda.is_available()).copy_(exponential)
 
 
 def entropy_bits(probs):

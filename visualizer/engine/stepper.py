@@ -10,7 +10,9 @@ number of branches of any users, and does, in order:
    round trip between picking and feeding), and beside it (a second CUDA stream) the records'
    summary and its one small copy to the host;
 3. while the device runs that pass, build the records on the host and draw the next noise of the
-   sampled branches (`Noise.peek`), so neither sits on the critical path of a GPU step.
+   sampled branches (`Noise.peek`), so neither sits on the critical path of a GPU step. On the CPU
+   the noise is drawn on the calling thread (0.25 ms a row of 49,152 here): a worker thread beside
+   it would start an OpenMP pool of its own, and every forward after would run slower (cpu_threads.py).
 Nothing is committed to a branch until the forward pass succeeded: a failed batch leaves every
 branch as it was (pool rows included, see `ModelRunner.step`).
 `prefill(runner, branch, chunk)` (re)builds a branch's pool row from its ids, `chunk` tokens per
@@ -18,9 +20,7 @@ forward pass.
 What is left out: deciding which items share a batch (the turns: `engine.py`, `serving/scheduler.py`).
 """
 
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -28,11 +28,6 @@ import torch
 from .records import step_records, summarize
 from .sampling import pick_rows, to_device, warp_rows
 
-
-# Noise for many sampled rows is drawn in parallel by the calling thread and these workers (each row
-# has its own generator, so the values do not depend on who draws them; torch lets the GIL go).
-_NOISE_WORKERS = max(1, min(7, (os.cpu_count() or 2) - 1))
-_NOISE_THREADS = ThreadPoolExecutor(max_workers=_NOISE_WORKERS, thread_name_prefix="noise")
 
 
 @dataclass
@@ -89,7 +84,9 @@ def run_batch(runner, items):
     for row, item in enumerate(order):
         item.branch.logits = new_logits[row]
     if advances:
-        _draw_ahead([a.branch.noise for a in advances if not a.branch.settings.greedy and not a.branch.stop], vocab)
+        for advance in advances:  # the next draw's noise, while a GPU is busy with this pass (a kernel each)
+            if not advance.branch.settings.greedy and not advance.branch.stop:
+                advance.branch.noise.peek(vocab)
     return [item.branch.records[-1] if isinstance(item, Advance) else None for item in items]
 
 
@@ -182,25 +179,6 @@ def _pick(advances):
     noise = [a.branch.noise.peek(vocab) if not g and f is None else None for a, g, f in zip(advances, greedy, forced)]
     sampled = torch.softmax(scores, dim=-1)
     return pick_rows(scores, greedy, forced, noise, sampled), scores, logits, sampled
-
-
-def _draw_ahead(noises, vocab):
-    """The next draw's noise of each sampled row, while the device is busy with this pass: on a GPU a
-    kernel each; on the CPU (0.75 ms a row of 49,152 here, one core each) split between this thread
-    and the noise workers."""
-    if len(noises) < 2 or noises[0].device.type != "cpu":
-        _peek_all(noises, vocab)
-        return
-    parts = min(len(noises), _NOISE_WORKERS + 1)
-    helping = [_NOISE_THREADS.submit(_peek_all, noises[part::parts], vocab) for part in range(1, parts)]
-    _peek_all(noises[0::parts], vocab)
-    for done in helping:
-        done.result()
-
-
-def _peek_all(noises, vocab):
-    for noise in noises:
-        noise.peek(vocab)
 
 
 def _event(device):

@@ -27,6 +27,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from ..engine.cpu_threads import keep_serial
 from ..engine.errors import refuse
 from ..engine.limits import check_text
 from .room import Room
@@ -190,6 +191,7 @@ class RoomStore:
     @contextlib.contextmanager
     def _acting(self, code, key=None, address=None, attendee=None, counted=False, watching=False):
         """The room for `code` with its lock held; saved afterwards if anything changed."""
+        keep_serial()  # a request thread (see SessionStore.use)
         self.sweep()
         if key is not None or attendee is None and not watching:
             self.check_key(key, address)

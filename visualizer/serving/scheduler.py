@@ -32,6 +32,7 @@ When the model thread has nothing to do it captures pending CUDA graphs (`runner
 advance batches that ran while it waited (`last_click_wait`: 1 at most when clicks go first).
 On the CPU the server's narrow passes (a few rows) run on one intra-op thread (`runner.narrow_threads`,
 see engine/forward.py): the server shares its cores with Gradio's threads and, on a laptop, the browser.
+The model thread holds the process's one OpenMP pool: request threads keep serial (engine/cpu_threads.py).
 What is left out: priorities beyond clicks-before-runs, and preemption of a turn already running.
 """
 

@@ -21,6 +21,7 @@ import contextlib
 import threading
 import time
 
+from ..engine.cpu_threads import keep_serial
 from ..engine.errors import InputError, refuse
 
 MAX_PENDING = 32  # actions of one session waiting their turn
@@ -115,6 +116,7 @@ class SessionStore:
         action only raises a flag (see `Session.waiting_changes`)."""
         if not key:
             raise refuse("no_session", SessionExpired)
+        keep_serial()  # a request thread: no OpenMP pool of its own beside the model thread's (cpu_threads.py)
         with self._lock:
             doomed = self._sweep_locked()
             session = self._sessions.get(key)

@@ -1,0 +1,75 @@
+"""Intra-op threads per thread on the CPU: one OpenMP pool in a process, the model thread's.
+
+torch's CPU build runs its parallel ops on libgomp (OpenMP). Each thread that runs a parallel op
+gets a pool of worker threads of its own, kept until that thread ends, and once a process has more
+such workers than CPUs libgomp "throttles" all of them: a worker sleeps after ~100 spins instead of
+~300,000, so each of a forward pass's hundreds of parallel regions wakes a sleeping thread. On this
+project's 2-core CPU (SmolLM2, float32) one `Decoder.step` took 20.0 ms from the thread that had
+loaded the model and 36.6 ms from a second thread, 19.6 ms once the first thread's pool was given
+back; a server steps from its model thread after loading in the main thread, and its request
+threads each made a pool of their own (the next-token preview's softmax over the vocabulary), so
+every step of the server ran throttled.
+- `set_this_thread(count)`: the calling thread's intra-op threads (OpenMP and MKL), leaving every
+  other thread's as it was (`torch.set_num_threads` also changes the default of threads to come,
+  and clears oneDNN's primitive cache);
+- `keep_serial()`: the calling thread runs its torch ops on itself alone from now on (request
+  threads: their ops are one row of a vocabulary, where a pool saves nothing);
+- `release_pool()`: the calling thread's pool gives its workers back (the thread that loaded the
+  model, before the model thread steps); a later parallel op makes a new one.
+All three are no-ops where the OpenMP runtime is not found (other platforms, other builds).
+Unthrottled, an idle worker spins ~300,000 times (~5 ms here) before it sleeps: after every step
+it held a core that the browser beside the server needed (run to end on the page: 21 tokens a second
+against 28 before this module). `app.py` sets GOMP_SPINCOUNT=10000 before torch loads libgomp:
+~0.2 ms, still longer than the gaps between a forward's regions (a lone two-thread step: 21.1 ms
+against 20.8 with the default; 25.0 with 1,000 spins), and the page runs at 26-28 tokens a second.
+What is left out: inter-op threads (unused here) and GPU work (no intra-op threads).
+"""
+
+import ctypes
+import threading
+
+import torch
+
+OMP_PAUSE_SOFT = 1
+_SERIAL = threading.local()
+
+
+def _runtime():
+    """(the loaded OpenMP runtime, torch's CPU library for MKL's thread setting) as ctypes handles, or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "/" in line}
+    except OSError:
+        return None, None
+    openmp = next((p for p in sorted(paths) if "libgomp" in p or "libiomp" in p or "/libomp" in p), None)
+    mkl = next((p for p in sorted(paths) if "libtorch_cpu" in p), None)
+    openmp = ctypes.CDLL(openmp) if openmp and hasattr(ctypes.CDLL(openmp), "omp_set_num_threads") else None
+    mkl = ctypes.CDLL(mkl) if mkl and hasattr(ctypes.CDLL(mkl), "MKL_Set_Num_Threads_Local") else None
+    return openmp, mkl
+
+
+_OPENMP, _MKL = _runtime()
+
+
+def set_this_thread(count):
+    """The calling thread's ops use `count` intra-op threads (itself included); -> the count before."""
+    before = torch.get_num_threads()  # also torch's own per-thread set-up, which would overwrite ours later
+    if _OPENMP is None:
+        return before
+    _OPENMP.omp_set_num_threads(int(count))
+    if _MKL is not None:
+        _MKL.MKL_Set_Num_Threads_Local(int(count))
+    return before
+
+
+def keep_serial():
+    """From now on the calling thread runs its ops alone (once per thread; later calls cost nothing)."""
+    if not getattr(_SERIAL, "done", False):
+        set_this_thread(1)
+        _SERIAL.done = True
+
+
+def release_pool():
+    """The calling thread's OpenMP pool ends its workers (its next parallel op starts a new pool)."""
+    if _OPENMP is not None and hasattr(_OPENMP, "omp_pause_resource_all"):
+        _OPENMP.omp_pause_resource_all(OMP_PAUSE_SOFT)
