@@ -134,7 +134,9 @@ def test_instructor_and_three_attendees(browser, app):
     shot(instructor, "projector-guess-en-1366x768", full_screen=True)
     shot(instructor, "instructor-en-1366x768")
 
-    spanish.locator("#room-sample-btn").click()  # a draw in a guessing step: refused
+    # A guessing step shows the answer box alone (the draw button was there too, and refused when clicked).
+    assert spanish.locator("#room-answer").is_visible() and not spanish.locator("#room-sample-btn").is_visible()
+    guess(spanish, HOSTILE)  # refused: several tokens
     spanish.wait_for_selector("#room-status .status.error")
     instructor.locator("#room-reveal-btn").click()
     wait_text(by_link, "#room-attendee-view", "number")
@@ -154,6 +156,8 @@ def test_instructor_and_three_attendees(browser, app):
 
     instructor.locator("#room-mode label", has_text="Sample").click()
     wait_text(third, "#room-attendee-view", "seed")
+    third.wait_for_selector("#room-sample-btn", state="visible")
+    assert not third.locator("#room-answer").is_visible()  # a sampling step: the seed and draw button alone
     field(third, "room-seed").fill("7")
     third.locator("#room-sample-btn").click()
     wait_text(instructor, "#room-answered-count", "1")

@@ -154,7 +154,8 @@ class RoomHandlers:
         if joined:
             mine = state["mine"]
             views.update(attendee_view=attendee_html(state, mine, self.ctx.loaded.vocab_size, texts),
-                         attendee=gr.Column(visible=True))
+                         attendee=gr.Column(visible=True), guess_row=gr.Row(visible=state["mode"] == "guess"),
+                         draw_row=gr.Row(visible=state["mode"] == "sample"))
             if state["revealed"] and mine["answer"] is not None:
                 views["my_chart"] = gr.Plot(answer_figures(state, texts, mine["answer"])[1], visible=True)
             else:

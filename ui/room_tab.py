@@ -9,7 +9,8 @@ joins that room and selects this tab (through the gr.Tabs it sits in).
 Element ids (a contract): #room-code, #room-join-btn, #room-answer, #room-histogram,
 #room-reveal-btn, #room-commit-btn; also #room-watch-btn, #room-answer-btn, #room-seed,
 #room-sample-btn, #room-key, #room-open-btn, #room-mode, #room-projector, #room-banner,
-#room-model-chart, #room-chips, #room-timeline, #room-attendee-view, #room-status.
+#room-model-chart, #room-chips, #room-timeline, #room-attendee-view, #room-status, #room-guess-row (the
+answer box: shown in a guessing step), #room-draw-row (the seed and draw button: in a sampling step).
 Events are wired by name (`RoomHandlers` returns {name: value}). Opening a room and committing run
 the model and queue in the "model" group; every other event is light and skips the queue (one
 plain request, `api_room.LIGHT`), the 1 s gr.Timer included: started when this browser joins or
@@ -35,7 +36,7 @@ from .texts import TEXTS
 TICK_SECONDS = 1.0
 OUTPUTS = ("status", "code", "seed", "banner", "histogram", "model_chart", "chips", "timeline", "attendee_view",
            "my_chart", "seen", "phase", "mode", "joined", "watching", "timer", "projector", "attendee", "instructor",
-           "export")
+           "export", "guess_row", "draw_row")
 KNOB_NAMES = ("temperature", "top_k", "top_p")
 DOWNLOAD_JS = """
 (payload) => {
@@ -96,16 +97,18 @@ def _components(ctx, shared, i18n):
 
 
 def _attendee_panel(ctx, c, i18n):
-    """The text so far, the answer box, the seed and draw button, and after Reveal the model's chart."""
+    """The text so far, the answer box (a guessing step) or the seed and draw button (a sampling step),
+    and after Reveal the model's chart."""
     with gr.Column(visible=False, elem_id="room-attendee") as c["attendee"]:
         c["attendee_view"] = gr.HTML(elem_id="room-attendee-view")
-        with gr.Row(equal_height=True):
+        # One of the two rows, by the step's mode (a draw in a guessing step was refused after the click).
+        with gr.Row(equal_height=True, elem_id="room-guess-row") as c["guess_row"]:
             c["answer"] = gr.Textbox(label=i18n("room_answer"), placeholder=i18n("room_answer_placeholder"),
                                      elem_id="room-answer", max_lines=1, max_length=ctx.settings.room_answer_chars,
                                      scale=3, min_width=200)
             c["answer_btn"] = gr.Button(i18n("room_answer_btn"), variant="primary", elem_id="room-answer-btn",
                                         scale=1, min_width=120)
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True, visible=False, elem_id="room-draw-row") as c["draw_row"]:
             c["seed"] = gr.Number(None, label=i18n("room_seed"), precision=0, minimum=0, elem_id="room-seed", scale=3,
                                   min_width=200)
             c["sample_btn"] = gr.Button(i18n("room_sample_btn"), elem_id="room-sample-btn", scale=1, min_width=120)
