@@ -107,7 +107,7 @@ def test_restore_rebuilds_records_in_one_pass(engine, prompt):
     decoder = Decoder(engine, prompt, settings, 20)
     stepped = [decoder.step() for _ in range(5)] + [decoder.force(100)] + [decoder.step() for _ in range(3)]
     restored = Decoder(engine, prompt, settings, 20)
-    restored.restore(decoder.generated, [r.forced for r in stepped], decoder.branch.generator_state())
+    restored.restore(decoder.generated, [r.forced for r in stepped], decoder.branch.noise_state())
     assert restored.generated == decoder.generated and restored.cache_length() == len(decoder.ids)
     for a, b in zip(stepped, restored.records):
         assert (a.id, a.forced, a.rank, a.index) == (b.id, b.forced, b.rank, b.index)

@@ -15,7 +15,8 @@ from transformers import (LogitsProcessorList, MinPLogitsWarper, RepetitionPenal
 from visualizer.engine.errors import InputError
 from visualizer.engine.knobs import KNOB_BY_NAME, KNOBS
 from visualizer.engine.records import summarize
-from visualizer.engine.sampling import Noise, SamplingSettings, cpu_exponential, pick_rows, stages, warp_rows
+from visualizer.engine.noise import Noise, cpu_exponential
+from visualizer.engine.sampling import SamplingSettings, pick_rows, stages, warp_rows
 
 
 def probs_after(logits, **knobs):

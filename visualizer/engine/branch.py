@@ -2,16 +2,18 @@
 
 A `Branch` is what a step advances: the prompt, the chosen ids so far, the logits for the next
 position (on the model's device), the pool handle holding their keys and values, and what is
-needed to take a choice back exactly (the generator's state before each pick, so that undo
-followed by step draws the same token again). Choosing and feeding tokens for many branches at
+needed to take a choice back exactly (the noise's state before each pick, a seed and a count, so
+that undo followed by step draws the same token again). Choosing and feeding tokens for many branches at
 once is `stepper.py`'s job; `decoder.py` (one branch) and `lockstep.py` (two) drive branches.
 What is left out: beam search and anything that needs several candidates per position.
 """
 
-import torch
-
 from .errors import InputError, refuse
-from .sampling import Noise, SamplingSettings
+from .limits import check_seed
+from .noise import Noise
+from .sampling import SamplingSettings
+
+STATE_BYTES = 128  # a (seed, draws) pair kept for undo: a tuple and two ints
 
 
 class DecodeFinished(InputError):
@@ -33,8 +35,8 @@ class Branch:
         self.noise = Noise(self.settings.seed, device)
         self.generated = []  # chosen ids
         self.records = []  # one StepRecord per chosen id
-        self._rng_before = []  # generator state before each pick, for exact undo
-        self._redo = []  # (StepRecord, generator state after it), newest last
+        self._rng_before = []  # the noise's state (seed, draws) before each pick, for exact undo
+        self._redo = []  # (StepRecord, the noise's state after it), newest last
         self._restored_forced = []  # forced flags of restored ids whose records are not rebuilt yet
         self.handle = None  # KV pool handle holding ids[:-0]: all ids fed so far
         self.logits = None  # (vocab,) float32 on the model's device: the next position's logits
@@ -108,16 +110,22 @@ class Branch:
         self._restored_forced.clear()
         self.noise = Noise(self.settings.seed, self.device)
 
-    def restore(self, generated, forced=(), generator_state=None):
+    def restore(self, generated, forced=(), noise_state=None):
         """Earlier choices (a saved state): the ids now, their records when the pool row is rebuilt
-        (`stepper.prefill(..., rebuild_records=True)`). Their generator states before each pick were
-        not saved: undoing past them keeps the current generator."""
+        (`stepper.prefill(..., rebuild_records=True)`), and the noise's (seed, draws) when given (a
+        state no pick of these could have made is refused first, InputError, nothing changed). The
+        noise's states before each restored pick were not saved: undoing past them keeps it where it is."""
+        if noise_state is not None:
+            seed, draws = noise_state
+            if not 0 <= draws <= len(generated):  # one draw at most per pick: a bound on the work to get there
+                raise refuse("bad_saved_state")
+            noise_state = (check_seed(seed), draws)
         self.clear()
         self.generated = list(generated)
         self._restored_forced = [bool(flag) for flag in forced] + [True] * (len(generated) - len(forced))
         self._rng_before = [None] * len(generated)
-        if generator_state is not None:
-            self.restore_generator(generator_state)
+        if noise_state is not None:
+            self.noise.set_state(noise_state)
 
     def was_forced(self, index):
         """Whether the `index`-th (1-based) restored id had been forced."""
@@ -127,19 +135,12 @@ class Branch:
         self.records = list(records)
         self._restored_forced = []
 
-    def generator_state(self):
-        """The generator's state as bytes (about 5 KB on the CPU, 16 on a GPU), to save outside the server."""
-        return bytes(self.noise.state().tolist())
-
-    def restore_generator(self, state):
-        """Undo `generator_state`; a state of the wrong size is refused (InputError)."""
-        current = self.noise.state()
-        if len(state) != current.numel():
-            raise refuse("bad_saved_state")
-        self.noise.set_state(torch.tensor(list(state), dtype=torch.uint8))
+    def noise_state(self):
+        """The noise's state, (seed, draws), to save outside the server."""
+        return self.noise.state()
 
     def nbytes(self):
-        """Memory held for exact undo (generator states, noise vectors) and the next logits, besides the pool."""
-        states = sum(s.numel() for s in self._rng_before if s is not None) + sum(s.numel() for _, s in self._redo)
+        """Memory held for exact undo (the noise's states and vectors) and the next logits, besides the pool."""
+        states = STATE_BYTES * (len(self._rng_before) + len(self._redo))
         logits = self.logits.numel() * self.logits.element_size() if self.logits is not None else 0
         return states + logits + self.noise.nbytes()

@@ -104,10 +104,10 @@ class Decoder:
             check_context(self.engine.loaded, len(self.prompt_ids), max_new_tokens)
             self.branch.max_new_tokens = max_new_tokens
 
-    def restore(self, generated, forced=(), generator_state=None):
+    def restore(self, generated, forced=(), noise_state=None):
         """Earlier choices (a saved state) back in one pass over the ids: the pool row, every
-        record and the generator's current state."""
-        self.branch.restore(generated, forced, generator_state)
+        record and the noise's current state."""
+        self.branch.restore(generated, forced, noise_state)
         self.engine.turns.prefill(self.branch, rebuild_records=True)
 
     def evict(self):

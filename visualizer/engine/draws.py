@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .sampling import Noise, pick_rows, warp_rows
+from .noise import Noise
+from .sampling import pick_rows, warp_rows
 from .stepper import preview_record
 
 

@@ -9,7 +9,7 @@ at once, on whatever device the logits are: rows with the same settings share on
 A draw is `argmax(probs / noise)` with `noise` exponential, drawn from the generator over the whole
 vocabulary. That is exactly what `torch.multinomial(probs, 1, generator=g)` computes for one sample
 (on any device), so on the CPU a seeded run equals `torch.manual_seed(s); generate(do_sample=True,
-...)` token for token; and the noise needs no logits, so it is drawn ahead (`Noise`) while the
+...)` token for token; and the noise needs no logits, so it is drawn ahead (`noise.Noise`) while the
 model runs. The generator lives where the logits are: on a GPU it is a CUDA (Philox) generator, so
 a draw costs a kernel, not 150,000 draws on the host; the same seed then gives the same tokens on
 the same GPU, but not the CPU's tokens (another generator).
@@ -132,71 +132,6 @@ def pick_rows(scores, greedy, forced, noise, probs=None):
         if token_id is not None:
             chosen[row] = token_id
     return chosen
-
-
-class Noise:
-    """A decode state's seeded generator (on `device`), with the next draw's noise made ahead of time.
-
-    `peek(vocab)` returns the exponential noise of the next sampled pick (drawn once from a copy of
-    the generator, so peeking consumes nothing); `consume()` advances the generator past it (a
-    sampled pick was committed). Forced and greedy picks consume nothing, as in `generate`.
-    `state()` / `set_state()` give the generator's bytes for exact undo and for saving; setting the
-    state it has keeps the noise drawn ahead, and after `consume(vocab, undoable=True)` (a decode
-    step's pick) setting the state before that draw (an undo) gets the draw back, so stepping again
-    draws nothing (0.25 ms a row of 49,152 here), for one more vector held."""
-
-    def __init__(self, seed, device="cpu"):
-        self.device = torch.device(device)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(seed)
-        self._ahead = None  # (noise, generator state after drawing it)
-        self._consumed = None  # (generator state before the last consumed draw, that draw's _ahead)
-
-    def peek(self, vocab_size):
-        if self._ahead is None or self._ahead[0].numel() != vocab_size:
-            copy = torch.Generator(device=self.device)
-            copy.set_state(self.generator.get_state())
-            if self.device.type == "cpu":
-                noise = cpu_exponential(vocab_size, copy)
-            else:
-                noise = torch.empty(vocab_size, device=self.device).exponential_(generator=copy)
-            self._ahead = (noise, copy.get_state())
-        return self._ahead[0]
-
-    def consume(self, vocab_size, undoable=False):
-        self.peek(vocab_size)
-        self._consumed = (self.generator.get_state(), self._ahead) if undoable else None
-        self.generator.set_state(self._ahead[1])
-        self._ahead = None
-
-    def nbytes(self):
-        """Bytes of the noise vectors held (the one drawn ahead, the last undoable one consumed)."""
-        held = [self._ahead, self._consumed[1] if self._consumed is not None else None]
-        return sum(kept[0].numel() * kept[0].element_size() for kept in held if kept is not None)
-
-    def state(self):
-        return self.generator.get_state()
-
-    def set_state(self, state):
-        if torch.equal(state, self.generator.get_state()):
-            return
-        consumed, self._consumed = self._consumed, None
-        self.generator.set_state(state)
-        self._ahead = consumed[1] if consumed is not None and torch.equal(consumed[0], state) else None
-
-
-def cpu_exponential(size, generator):
-    """`torch.empty(size).exponential_(generator=generator)` on the CPU, the same values and the same
-    generator state after, in a third of the time (0.25 ms against 0.75 for 49,152 here). torch draws
-    each value as float32(-log1p(-u)) of a float64 uniform u = one 64-bit draw of the generator, one
-    element at a time through the C library's log1p; here `uniform_` makes the same u's (the same draws)
-    and the logarithm runs vectorized over all of them. Equal in every value tested (tests/fast:
-    14.7 M values over 300 seeds checked once, a few seeds in every run); float64's log1p may differ
-    from the C library's in its last bit, which float32 rounds away except at a rounding boundary.
-    On the CPU of a GPU machine the result is pinned: its copy to the device overlaps the device's work."""
-    exponential = torch.empty(size, dtype=torch.float64).uniform_(generator=generator)
-    torch.log1p(exponential.neg_(), out=exponential).neg_()
-    return torch.empty(size, pin_memory=torch.cuda.is_available()).copy_(exponential)
 
 
 def entropy_bits(probs):

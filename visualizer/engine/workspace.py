@@ -15,7 +15,6 @@ What is left out: locking (one thread at a time per workspace: serving's session
 anything about a web framework or a language (errors are English one-liners; the UI translates).
 """
 
-import base64
 from dataclasses import dataclass, replace
 
 from .conversation import parse_conversation
@@ -28,7 +27,7 @@ from .lockstep import Lockstep
 from .sampling import SamplingSettings
 from .template import render_conversation
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: the noise as [seed, draws] (1 had the generator's bytes, "rng")
 
 
 @dataclass(frozen=True)
@@ -195,14 +194,15 @@ class Workspace:
 
     # Keeping and restoring.
     def snapshot(self):
-        """Plain data enough to come back to this state (a browser keeps it; ~7 KB plus the ids)."""
+        """Plain data enough to come back to this state (a browser keeps it): the ids, forced flags, the
+        noise's seed and count."""
         decoder = self._decoder
         state = {"version": SNAPSHOT_VERSION}
         if decoder is not None and decoder.generated:
             state["decoder"] = {
                 "prompt": list(decoder.prompt_ids), "generated": list(decoder.generated),
                 "forced": [record.forced for record in decoder.records],
-                "rng": base64.b64encode(decoder.branch.generator_state()).decode("ascii"),
+                "noise": list(decoder.branch.noise_state()),  # [seed, draws]
             }
         return state
 
@@ -222,11 +222,11 @@ class Workspace:
         if len(generated) > decoder.branch.max_new_tokens:
             decoder.use_settings(max_new_tokens=self.check_new_tokens(len(generated)))
         forced = saved.get("forced") if isinstance(saved.get("forced"), list) else []
-        try:
-            rng = base64.b64decode(saved.get("rng") or "", validate=True) or None
-        except ValueError:
-            raise refuse("bad_saved_state") from None
-        decoder.restore(generated, forced[:len(generated)], rng)
+        noise = saved.get("noise")
+        if noise is not None and not (isinstance(noise, list) and len(noise) == 2
+                                      and all(type(value) is int for value in noise)):
+            raise refuse("bad_saved_state")
+        decoder.restore(generated, forced[:len(generated)], noise)
         return True
 
     def _engine(self):
