@@ -1,4 +1,4 @@
-"""The noise's state is a seed and a count: any count reached again gives torch's own draws, quickly and in little memory.
+"""The noise's state is a seed and a count: any count reached again gives torch's own draws, quickly, in little memory.
 
 The reference is torch's `exponential_` on a generator seeded alike and advanced by as many draws
 (what `torch.multinomial` uses); the undo bound is counted in draws made, not in time.
@@ -11,6 +11,8 @@ import torch
 
 from visualizer.engine.errors import InputError
 from visualizer.engine.noise import CHECKPOINT_DRAWS, Noise
+from visualizer.engine.decoder import Decoder
+from visualizer.engine.sampling import SamplingSettings
 from visualizer.engine.workspace import Workspace
 
 VOCAB = 1000
@@ -79,3 +81,22 @@ def test_a_snapshot_carries_the_noise_as_two_numbers_and_bad_ones_are_refused(ti
         with pytest.raises(InputError) as refused:
             again.restore(saved)
         assert refused.value.code in ("bad_saved_state", "out_of_range") and again.decoder().generated == []
+
+
+def test_undoing_past_restored_picks_leaves_a_state_that_restores_again(engine, tiny):
+    """A restored pick's noise state was not saved; undoing it must not leave more draws than tokens,
+    which a saved state may not have (found in review: the page's second reload refused its own state)."""
+    prompt = tiny.tokenizer.encode("Hello there")
+    settings = SamplingSettings.sampled(seed=4, temperature=1.5)
+    first = Decoder(engine, prompt, settings, 12)
+    for _ in range(4):
+        first.step()
+    second = Decoder(engine, prompt, settings, 12)
+    second.restore(first.generated, [False] * 4, first.branch.noise_state())
+    second.undo()
+    second.undo()
+    seed, draws = second.branch.noise_state()
+    assert seed == 4 and draws <= len(second.generated) == 2
+    third = Decoder(engine, prompt, settings, 12)
+    third.restore(second.generated, [False] * 2, (seed, draws))
+    assert third.generated == first.generated[:2]

@@ -87,8 +87,10 @@ class Branch:
         self.generated.pop()
         self._redo.append((record, self.noise.state()))
         state = self._rng_before.pop()
-        if state is not None:  # None: a restored pick whose generator state was not saved
-            self.noise.set_state(state)
+        if state is None:  # a restored pick, its state not saved: never more draws than tokens
+            seed, draws = self.noise.state()
+            state = (seed, min(draws, len(self.generated)))
+        self.noise.set_state(state)
         return record
 
     def unpop(self):
@@ -114,7 +116,9 @@ class Branch:
         """Earlier choices (a saved state): the ids now, their records when the pool row is rebuilt
         (`stepper.prefill(..., rebuild_records=True)`), and the noise's (seed, draws) when given (a
         state no pick of these could have made is refused first, InputError, nothing changed). The
-        noise's states before each restored pick were not saved: undoing past them keeps it where it is."""
+        noise's states before each restored pick were not saved: undoing past them keeps it where it
+        is, or at as many draws as tokens are left when it was past them (a branch never holds more
+        draws than tokens: what bounds the work a saved state may ask for)."""
         if noise_state is not None:
             seed, draws = noise_state
             if not 0 <= draws <= len(generated):  # one draw at most per pick: a bound on the work to get there

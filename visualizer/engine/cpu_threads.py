@@ -11,12 +11,12 @@ threads each made a pool of their own (the next-token preview's softmax over the
 every step of the server ran throttled.
 - `set_this_thread(count)`: the calling thread's intra-op threads (OpenMP and MKL), leaving every
   other thread's as it was (`torch.set_num_threads` also changes the default of threads to come,
-  and clears oneDNN's primitive cache);
+  and clears oneDNN's primitive cache; it is the fallback where the runtime is not found);
 - `keep_serial()`: the calling thread runs its torch ops on itself alone from now on (request
   threads: their ops are one row of a vocabulary, where a pool saves nothing);
 - `release_pool()`: the calling thread's pool gives its workers back (the thread that loaded the
   model, before the model thread steps); a later parallel op makes a new one.
-All three are no-ops where the OpenMP runtime is not found (other platforms, other builds).
+The other two are no-ops where the OpenMP runtime is not found (other platforms, other builds).
 Unthrottled, an idle worker spins ~300,000 times (~5 ms here) before it sleeps: after every step
 it held a core that the browser beside the server needed (run to end on the page: 21 tokens a second
 against 28 before this module). `app.py` sets GOMP_SPINCOUNT=10000 before torch loads libgomp:
@@ -27,6 +27,7 @@ What is left out: inter-op threads (unused here) and GPU work (no intra-op threa
 
 import ctypes
 import threading
+from pathlib import Path
 
 import torch
 
@@ -41,10 +42,14 @@ def _runtime():
             paths = {line.split()[-1] for line in maps if "/" in line}
     except OSError:
         return None, None
-    openmp = next((p for p in sorted(paths) if "libgomp" in p or "libiomp" in p or "/libomp" in p), None)
-    mkl = next((p for p in sorted(paths) if "libtorch_cpu" in p), None)
-    openmp = ctypes.CDLL(openmp) if openmp and hasattr(ctypes.CDLL(openmp), "omp_set_num_threads") else None
-    mkl = ctypes.CDLL(mkl) if mkl and hasattr(ctypes.CDLL(mkl), "MKL_Set_Num_Threads_Local") else None
+    torch_lib = str(Path(torch.__file__).parent / "lib")
+    names = ("libgomp", "libiomp", "/libomp.", "/libomp-")
+    # torch's own runtime first (another library may load a second copy); the first with the symbol.
+    candidates = sorted((p for p in paths if any(name in p for name in names)),
+                        key=lambda p: not p.startswith(torch_lib))
+    openmp = next((lib for lib in map(ctypes.CDLL, candidates) if hasattr(lib, "omp_set_num_threads")), None)
+    mkl = next((lib for lib in map(ctypes.CDLL, (p for p in paths if "libtorch_cpu" in p))
+                if hasattr(lib, "MKL_Set_Num_Threads_Local")), None)
     return openmp, mkl
 
 
@@ -54,7 +59,8 @@ _OPENMP, _MKL = _runtime()
 def set_this_thread(count):
     """The calling thread's ops use `count` intra-op threads (itself included); -> the count before."""
     before = torch.get_num_threads()  # also torch's own per-thread set-up, which would overwrite ours later
-    if _OPENMP is None:
+    if _OPENMP is None:  # no per-thread setting to be had: torch's process-wide one
+        torch.set_num_threads(int(count))
         return before
     _OPENMP.omp_set_num_threads(int(count))
     if _MKL is not None:

@@ -109,6 +109,8 @@ class Decoder:
         record and the noise's current state."""
         self.branch.restore(generated, forced, noise_state)
         self.engine.turns.prefill(self.branch, rebuild_records=True)
+        if noise_state is not None and noise_state[1]:  # the saved count reached here, not on the model thread
+            self.branch.noise.peek(self.branch.logits.shape[-1])
 
     def evict(self):
         """Give the pool row back; the next action rebuilds it from the ids."""

@@ -69,20 +69,16 @@ class SeedStream:
         self.vocab_size = vocab_size
         self.device = device
         self.keep = keep
-        self._next = collections.OrderedDict()  # seed -> (Noise, number of its next draw)
+        self._next = collections.OrderedDict()  # seed -> its Noise, where it stopped
 
     def noise(self, seed, number):
         """The noise of `seed`'s `number`-th draw (1-based): what a decode run with that seed uses
         at its `number`-th sampled step."""
-        noise, at = self._next.pop(seed, (None, None))
-        if noise is None or at > number:
-            noise, at = Noise(seed, self.device), 1
-        while at < number:
-            noise.consume(self.vocab_size)
-            at += 1
+        noise = self._next.pop(seed, None) or Noise(seed, self.device, checkpoints=False)
+        noise.set_state((seed, number - 1))  # on from where it stopped, or from the seed when past it
         vector = noise.peek(self.vocab_size)
         noise.consume(self.vocab_size)  # holds no vector now, only the generator's state
-        self._next[seed] = (noise, number + 1)
+        self._next[seed] = noise
         while len(self._next) > self.keep:
             self._next.popitem(last=False)
         return vector

@@ -12,8 +12,10 @@ worth), so the count alone says where it is. A branch keeps one such pair per pi
 token and a browser got with every streamed token). `set_state` goes back or forward to any count:
 the draw consumed last comes back at once (an undo, then a step: nothing drawn again); elsewhere the
 generator restarts from the nearest checkpoint below (its full state, kept every `CHECKPOINT_DRAWS`
-draws) and draws its way there, at the next `peek` (which knows the vocabulary): 31 draws at most,
-0.25 ms each for 49,152 on this CPU. A count past every draw made (a saved state) draws from the seed.
+draws) and skips its way there at the next `peek` (which knows the vocabulary): 31 draws at most for
+a count this generator passed, 0.1 ms each for 49,152 on this CPU; a count under another seed, or
+past every draw made (a saved state), is skipped to from the seed (a branch never holds more draws
+than tokens, so that costs less than the prefill of those tokens).
 On a GPU the generator is a CUDA one: the same seed gives the same tokens on the same GPU, not the CPU's.
 `cpu_exponential` makes the CPU's draws 3x faster than `exponential_`, value for value the same.
 What is left out: picking (`sampling.pick_rows`), and which picks were sampled (`branch.py`).
@@ -25,9 +27,11 @@ CHECKPOINT_DRAWS = 32  # a full generator state is kept every this many draws (1
 
 
 class Noise:
-    def __init__(self, seed, device="cpu"):
+    def __init__(self, seed, device="cpu", checkpoints=True):
+        """`checkpoints=False`: none kept (a room's seed stream only moves on, or starts again)."""
         self.device = torch.device(device)
         self.generator = torch.Generator(device=self.device)
+        self.keeps_checkpoints = checkpoints
         self._start(seed)
 
     def peek(self, vocab_size):
@@ -61,10 +65,12 @@ class Noise:
         self._target = draws
 
     def nbytes(self):
-        """Bytes held: noise vectors (the one ahead, the last undoable one consumed) and checkpoints."""
+        """Bytes held: noise vectors and generator states (the draw ahead, the last undoable one
+        consumed, the checkpoints)."""
         held = [self._ahead, self._consumed[2] if self._consumed is not None else None]
-        vectors = sum(kept[0].numel() * kept[0].element_size() for kept in held if kept is not None)
-        return vectors + sum(state.numel() for state in self._checkpoints.values())
+        vectors = sum(kept[0].numel() * kept[0].element_size() + kept[1].numel() for kept in held if kept is not None)
+        consumed = self._consumed[1].numel() if self._consumed is not None else 0
+        return vectors + consumed + sum(state.numel() for state in self._checkpoints.values())
 
     def _start(self, seed):
         self.seed = seed
@@ -89,15 +95,23 @@ class Noise:
             self.draws = start
         self._ahead = None
         while self.draws < self._target:
-            self._draw(vocab_size, self.generator)
+            self._skip(vocab_size)
             self._passed()
 
     def _passed(self):
         """One more draw behind the generator: counted, and a checkpoint on every CHECKPOINT_DRAWS-th."""
         self._ahead = None
         self.draws += 1
-        if self.draws % CHECKPOINT_DRAWS == 0:
+        if self.keeps_checkpoints and self.draws % CHECKPOINT_DRAWS == 0:
             self._checkpoints.setdefault(self.draws, self.generator.get_state())
+
+    def _skip(self, vocab_size):
+        """The generator past one draw without its values: on the CPU the uniforms alone (what a draw
+        takes from the generator, a third of its time); on a GPU the draw itself."""
+        if self.device.type == "cpu":
+            torch.empty(vocab_size, dtype=torch.float64).uniform_(generator=self.generator)
+        else:
+            self._draw(vocab_size, self.generator)
 
     def _draw(self, vocab_size, generator):
         if self.device.type == "cpu":

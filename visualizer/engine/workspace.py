@@ -27,7 +27,9 @@ from .lockstep import Lockstep
 from .sampling import SamplingSettings
 from .template import render_conversation
 
-SNAPSHOT_VERSION = 2  # 2: the noise as [seed, draws] (1 had the generator's bytes, "rng")
+# 2: the noise as [seed, draws]. A version-1 snapshot (the generator's bytes, "rng") still gives its
+# tokens back; its noise starts again from the seed.
+SNAPSHOT_VERSION = 2
 
 
 @dataclass(frozen=True)
