@@ -2,7 +2,8 @@
 
 Flows: a preset's markers and tokens; step, force, undo, keys, run and reset in the Decoder;
 greedy vs sampled and A vs B in Compare; hostile text renders as text and opens no dialog; two
-browsers keep their own decoders and a reload brings the tokens back; a step taken while API
+browsers keep their own decoders and a reload brings the tokens back (a sampled decoder goes on
+with the tokens it would have drawn without the reload); a step taken while API
 clients step shows that it shared their forward pass. `test_screenshots` saves every tab at
 1366x768 (a projector) and 390x844 (a phone), in English and Spanish, to artifacts/screenshots/.
 What is left out: one test per defect of issue 8 (`test_browser_defects.py`).
@@ -188,6 +189,38 @@ def test_two_browsers_have_their_own_decoders(browser, app_url):
     finally:
         first.context.close()
         second.context.close()
+
+
+def test_a_sampled_decoder_reloaded_half_way_goes_on_with_the_tokens_of_an_uninterrupted_run(browser, app_url):
+    """What the browser keeps of the noise (its seed and how many draws were made) puts the generator back
+    where it was: three sampled steps, a reload, three more equal six steps without a reload."""
+    pages = [open_page(browser, app_url) for _ in range(2)]
+    try:
+        for page in pages:
+            open_tab(page, "decoder")
+            page.locator("#mode label", has_text=EN["sampling"]).click()
+            page.wait_for_function("!document.querySelector('#temperature input[type=number]').disabled")
+            set_number(page, "#temperature", 1.6)  # a wide distribution: draws differ from greedy and each other
+            wait_text(page, "#next-token-chart .ntc-legend", "temperature 1.6")
+        reloaded, straight = pages
+        for count in (1, 2, 3):
+            reloaded.click("#step-btn")
+            wait_chips(reloaded, "#generated-text", count)
+        reloaded.reload()
+        wait_loaded(reloaded)
+        open_tab(reloaded, "decoder")
+        wait_chips(reloaded, "#generated-text", 3)
+        for count in (4, 5, 6):
+            reloaded.click("#step-btn")
+            wait_chips(reloaded, "#generated-text", count)
+        for count in range(1, 7):
+            straight.click("#step-btn")
+            wait_chips(straight, "#generated-text", count)
+        made = chips(reloaded, "#generated-text").all_inner_texts()
+        assert made == chips(straight, "#generated-text").all_inner_texts()
+    finally:
+        for page in pages:
+            page.context.close()
 
 
 def test_a_fresh_session_is_restored_from_the_browser(page):
