@@ -142,6 +142,7 @@ def test_instructor_and_three_attendees(browser, app):
     wait_text(by_link, "#room-attendee-view", "number")
     wait_text(spanish, "#room-attendee-view", "número")
     spanish.wait_for_selector("#room-status .status.error", state="detached")  # about the last phase: cleared
+    spanish.wait_for_selector("#room-answer", state="hidden")  # answers are closed: no box to be refused from
     assert by_link.locator("#room-my-chart").is_visible()
     shot(by_link, "attendee-revealed-en-390x844")
     shot(spanish, "attendee-revealed-es-390x844")

@@ -153,9 +153,11 @@ class RoomHandlers:
                          timeline=timeline_figure(state, texts), projector=gr.Column(visible=True))
         if joined:
             mine = state["mine"]
+            answering = not state["revealed"] and not state.get("stop")  # after Reveal answers are closed
             views.update(attendee_view=attendee_html(state, mine, self.ctx.loaded.vocab_size, texts),
-                         attendee=gr.Column(visible=True), guess_row=gr.Row(visible=state["mode"] == "guess"),
-                         draw_row=gr.Row(visible=state["mode"] == "sample"))
+                         attendee=gr.Column(visible=True),
+                         guess_row=gr.Row(visible=state["mode"] == "guess" and answering),
+                         draw_row=gr.Row(visible=state["mode"] == "sample" and answering))
             if state["revealed"] and mine["answer"] is not None:
                 views["my_chart"] = gr.Plot(answer_figures(state, texts, mine["answer"])[1], visible=True)
             else:

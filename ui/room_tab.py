@@ -10,7 +10,8 @@ Element ids (a contract): #room-code, #room-join-btn, #room-answer, #room-histog
 #room-reveal-btn, #room-commit-btn; also #room-watch-btn, #room-answer-btn, #room-seed,
 #room-sample-btn, #room-key, #room-open-btn, #room-mode, #room-projector, #room-banner,
 #room-model-chart, #room-chips, #room-timeline, #room-attendee-view, #room-status, #room-guess-row (the
-answer box: shown in a guessing step), #room-draw-row (the seed and draw button: in a sampling step).
+answer box: shown in a guessing step), #room-draw-row (the seed and draw button: in a sampling step;
+neither after Reveal).
 Events are wired by name (`RoomHandlers` returns {name: value}). Opening a room and committing run
 the model and queue in the "model" group; every other event is light and skips the queue (one
 plain request, `api_room.LIGHT`), the 1 s gr.Timer included: started when this browser joins or
@@ -101,7 +102,8 @@ def _attendee_panel(ctx, c, i18n):
     and after Reveal the model's chart."""
     with gr.Column(visible=False, elem_id="room-attendee") as c["attendee"]:
         c["attendee_view"] = gr.HTML(elem_id="room-attendee-view")
-        # One of the two rows, by the step's mode (a draw in a guessing step was refused after the click).
+        # One of the two rows, by the step's mode, and neither once answers are closed (Reveal, the end):
+        # a draw in a guessing step, or any answer after Reveal, was refused only after the click.
         with gr.Row(equal_height=True, elem_id="room-guess-row") as c["guess_row"]:
             c["answer"] = gr.Textbox(label=i18n("room_answer"), placeholder=i18n("room_answer_placeholder"),
                                      elem_id="room-answer", max_lines=1, max_length=ctx.settings.room_answer_chars,

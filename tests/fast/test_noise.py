@@ -100,3 +100,27 @@ def test_undoing_past_restored_picks_leaves_a_state_that_restores_again(engine, 
     third = Decoder(engine, prompt, settings, 12)
     third.restore(second.generated, [False] * 2, (seed, draws))
     assert third.generated == first.generated[:2]
+
+
+def test_undoing_past_a_seed_change_draws_the_seed_now_set(engine, tiny):
+    """Seed 7 for four picks, then seed 9 for four; six undos and six steps draw what a run that switched
+    to seed 9 after its second pick draws (a page showed seed 9 and drew seed 7's tokens, found by hand)."""
+    prompt = tiny.tokenizer.encode("Hello there")
+    seven, nine = (SamplingSettings.sampled(seed=seed, temperature=1.5) for seed in (7, 9))
+    changed = Decoder(engine, prompt, seven, 12)
+    for _ in range(4):
+        changed.step()
+    changed.use_settings(settings=nine)
+    for _ in range(4):
+        changed.step()
+    for _ in range(6):
+        changed.undo()
+    for _ in range(6):
+        changed.step()
+    straight = Decoder(engine, prompt, seven, 12)
+    for _ in range(2):
+        straight.step()
+    straight.use_settings(settings=nine)
+    for _ in range(6):
+        straight.step()
+    assert changed.generated == straight.generated

@@ -90,7 +90,7 @@ class Branch:
         if state is None:  # a restored pick, its state not saved: never more draws than tokens
             seed, draws = self.noise.state()
             state = (seed, min(draws, len(self.generated)))
-        self.noise.set_state(state)
+        self._noise_back_to(state)
         return record
 
     def unpop(self):
@@ -99,10 +99,16 @@ class Branch:
             return None
         record, rng_after = self._redo.pop()
         self._rng_before.append(self.noise.state())
-        self.noise.set_state(rng_after)
+        self._noise_back_to(rng_after)
         self.generated.append(record.id)
         self.records.append(record)
         return record
+
+    def _noise_back_to(self, state):
+        """The noise to a kept state; one of another seed than the settings' now (the seed was changed
+        after that pick) starts the current seed instead: the settings shown apply to the next pick, as
+        a new seed does when it is set (a page showed seed 9 and drew seed 7's tokens, found by hand)."""
+        self.noise.set_state(state if state[0] == self.settings.seed else (self.settings.seed, 0))
 
     def clear(self):
         self.generated.clear()
