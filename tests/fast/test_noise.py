@@ -107,20 +107,13 @@ def test_undoing_past_a_seed_change_draws_the_seed_now_set(engine, tiny):
     to seed 9 after its second pick draws (a page showed seed 9 and drew seed 7's tokens, found by hand)."""
     prompt = tiny.tokenizer.encode("Hello there")
     seven, nine = (SamplingSettings.sampled(seed=seed, temperature=1.5) for seed in (7, 9))
-    changed = Decoder(engine, prompt, seven, 12)
-    for _ in range(4):
-        changed.step()
-    changed.use_settings(settings=nine)
-    for _ in range(4):
-        changed.step()
-    for _ in range(6):
-        changed.undo()
-    for _ in range(6):
-        changed.step()
-    straight = Decoder(engine, prompt, seven, 12)
-    for _ in range(2):
-        straight.step()
-    straight.use_settings(settings=nine)
-    for _ in range(6):
-        straight.step()
+
+    def run(actions):
+        decoder = Decoder(engine, prompt, seven, 12)
+        for action, times in actions:
+            for _ in range(times):
+                decoder.use_settings(settings=nine) if action == "seed 9" else getattr(decoder, action)()
+        return decoder
+    changed = run([("step", 4), ("seed 9", 1), ("step", 4), ("undo", 6), ("step", 6)])
+    straight = run([("step", 2), ("seed 9", 1), ("step", 6)])
     assert changed.generated == straight.generated
