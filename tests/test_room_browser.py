@@ -118,6 +118,11 @@ def test_instructor_and_three_attendees(browser, app):
     third = open_page(browser, app.url)
     join_by_code(third, code)
     wait_text(instructor, "#room-joined-count", "3")
+    third.wait_for_function(f"new URL(location.href).searchParams.get('room') === {json.dumps(code)}")
+    third.reload()  # joined by typing the code: a reload keeps it in the room (it was out, found by hand)
+    third.wait_for_selector("#room-attendee-view .room-attendee")
+    assert field(third, "room-code").input_value() == code
+    wait_text(instructor, "#room-joined-count", "3")  # the same attendee, not a fourth
 
     url_before = instructor.url
     guess(by_link, " The")

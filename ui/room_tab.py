@@ -51,6 +51,25 @@ DOWNLOAD_JS = """
   setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 2000);
 }
 """
+# Joined by typing the code: the address becomes the room's link, so a reload joins again (a page that
+# joined by code was out of the room after a reload, found by hand; the room knows the browser by its cookie).
+JOINED_LINK_JS = """
+(code) => {
+  let tries = 0;
+  const whenShown = () => {  // joined: the attendee's view shows (drawn just after this runs; a failed join: never)
+    if (!code) return;
+    const view = document.querySelector('#room-attendee-view .room-attendee');
+    if (!view || view.offsetParent === null) {
+      if (++tries < 30) setTimeout(whenShown, 100);
+      return;
+    }
+    const url = new URL(window.location.href);
+    url.searchParams.set('room', code);
+    window.history.replaceState(null, '', url);
+  };
+  whenShown();
+}
+"""
 PROJECTOR_ON_JS = "() => { document.body.classList.add('room-projector-only'); }"
 PROJECTOR_OFF_JS = "() => { document.body.classList.remove('room-projector-only'); }"
 
@@ -173,7 +192,8 @@ def _wire_events(handlers, c, demo, model_limit):
     wire = lambda triggers, method, names, group=LIGHT, **options: _wire(  # noqa: E731
         triggers, method, [c[n] for n in names], c, group, **options)
     wire([c["open_btn"].click], handlers.open_room, ["key", "conversation", *KNOB_NAMES], model)
-    wire([c["join_btn"].click, c["code"].submit], handlers.join, ["code", "seed"])
+    wire([c["join_btn"].click, c["code"].submit], handlers.join, ["code", "seed"]).then(
+        None, [c["code"]], None, js=JOINED_LINK_JS)
     wire([c["watch_btn"].click], handlers.watch, ["code", "joined"])
     wire([c["answer_btn"].click, c["answer"].submit], handlers.answer, ["code", "answer", "watching"])
     wire([c["sample_btn"].click], handlers.sample, ["code", "seed", "watching"])
