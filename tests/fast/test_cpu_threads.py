@@ -117,3 +117,22 @@ def test_the_app_asks_openmp_workers_to_spin_briefly_before_torch_loads():
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
                           env={**env, "PYTHONPATH": str(REPO)})
     assert done.stdout.strip().splitlines()[-1] == "10000", done.stderr[-2000:]
+
+
+def test_without_the_openmp_runtime_a_request_thread_leaves_the_process_threads_alone(monkeypatch):
+    """keep_serial cannot be per thread there, and torch's process-wide setting would make the model
+    thread serial too (the fallback of set_this_thread did, found in review)."""
+    from visualizer.engine import cpu_threads
+
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(cpu_threads, "_OPENMP", None)
+    monkeypatch.setattr(cpu_threads, "_SERIAL", threading.local())
+    try:
+        seen = []
+        for work in (cpu_threads.keep_serial, lambda: seen.append(torch.get_num_threads())):
+            thread = threading.Thread(target=work)  # a request thread, then a thread that starts after it
+            thread.start()
+            thread.join()
+        assert seen == [threads] and torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(threads)

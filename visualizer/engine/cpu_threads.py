@@ -69,8 +69,9 @@ def set_this_thread(count):
 
 
 def keep_serial():
-    """From now on the calling thread runs its ops alone (once per thread; later calls cost nothing)."""
-    if not getattr(_SERIAL, "done", False):
+    """From now on the calling thread runs its ops alone (once per thread; later calls cost nothing).
+    Without the runtime, nothing: torch's process-wide setting would make the model thread serial too."""
+    if _OPENMP is not None and not getattr(_SERIAL, "done", False):
         set_this_thread(1)
         _SERIAL.done = True
 

@@ -29,7 +29,6 @@ from .records import step_records, summarize
 from .sampling import pick_rows, to_device, warp_rows
 
 
-
 @dataclass
 class Advance:
     branch: object  # Branch, ready (its logits and pool row are there) and not stopped
