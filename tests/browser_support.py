@@ -121,7 +121,14 @@ def chip_count(page, where):
 
 
 def wait_chips(page, where, count):
-    page.wait_for_function(f"document.querySelectorAll({json.dumps(where + ' .chip')}).length === {count}")
+    """Until `where` shows `count` chips; a timeout says how many it showed and the status lines."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(f"document.querySelectorAll({json.dumps(where + ' .chip')}).length === {count}")
+    except PlaywrightTimeout:
+        statuses = page.locator("[id$='-status']").all_inner_texts()
+        raise AssertionError(f"{where}: {chip_count(page, where)} chips, not {count}; status: {statuses}") from None
 
 
 def wait_text(page, where, text):

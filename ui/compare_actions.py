@@ -13,6 +13,7 @@ import gradio as gr
 
 from .bars import next_token_chart
 from .decoder_views import compare_settings_html, divergence_html, generated_chips_html
+from .paint_order import stamp
 from .views import status_html
 
 
@@ -62,7 +63,7 @@ class CompareActions:
                         ended = True
                         return None
                     lockstep.step(interactive=False)
-                    return self._lockstep_view(lockstep, texts, charts=True)
+                    return stamp(self._lockstep_view(lockstep, texts, charts=True), session)
             update = self.page.answer(request, self.ui.status, one)
             if ended or self.ui.status in update:
                 if self.ui.status in update:
@@ -81,8 +82,9 @@ class CompareActions:
                 action(lockstep)
                 if end_run:
                     session.data["stop"] = False
-                return {**self._lockstep_view(lockstep, texts, charts=True),
-                        self.ui.status: status_html("", pending=max(0, session.waiting_changes - 1), texts=texts)}
+                return stamp({**self._lockstep_view(lockstep, texts, charts=True),
+                              self.ui.status: status_html("", pending=max(0, session.waiting_changes - 1),
+                                                          texts=texts)}, session)
         return self.page.answer(request, self.ui.status, act)
 
     def _lockstep_view(self, lockstep, texts, charts):

@@ -31,6 +31,7 @@ from visualizer.engine.errors import InputError
 from .bars import candidate_label, chart_candidates, next_token_chart
 from .charts import timeline_html
 from .decoder_views import chip_html, generated_chips_html, output_panel_html, stats_html, stop_message
+from .paint_order import stamp
 from .views import status_html
 
 FULL_EVERY = 32  # streamed tokens between full updates of the output panel and the timeline
@@ -157,7 +158,7 @@ class DecoderActions:
                         update[self.saved] = self.page.saved_decoding(session.workspace, values, tokens_changed=True)
                         if made % FULL_EVERY == 0:
                             update.update(self._panels(decoder, texts))
-                        return update
+                        return stamp(update, session)
                 update = self.page.answer(request, ui.status, one)
                 if ended or ui.status in update:  # the end, a Stop, or an error (kept on screen)
                     break
@@ -180,7 +181,7 @@ class DecoderActions:
                     after = len(decoder.generated) - stop_at if stop_at is not None else ""
                     view[self.ui.status] = status_html(texts["stopped"].format(count=made), "done",
                                                        data={"made-after-stop": after})
-                return view
+                return stamp(view, session)
         return self.page.answer(request, self.ui.status, finish)
 
     # Helpers.
@@ -196,7 +197,7 @@ class DecoderActions:
                     message = f'{texts["error"]}: {self.ctx.error_text(error, request)}', "error"
                 if tokens_changed and session.waiting_changes > 1:
                     return None  # another action of this page waits behind this one: its answer paints
-                return self._view(decoder, session, texts, values, message, tokens_changed)
+                return stamp(self._view(decoder, session, texts, values, message, tokens_changed), session)
         return self.page.answer(request, self.ui.status, act)
 
     def _force_shown(self, decoder, session, token_id):

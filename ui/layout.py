@@ -16,8 +16,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from . import api, api_inside, api_room, gradio_skips, http, inside_tab, room_tab, stream_diff, tab_compare, \
-    tab_conversation, tab_decoder, tab_text, tab_tokens
+from . import api, api_inside, api_room, gradio_skips, http, inside_tab, paint_order, room_tab, stream_diff, \
+    tab_compare, tab_conversation, tab_decoder, tab_text, tab_tokens
 from .client_js import HEADER_JS, PAGE_JS
 from .shared import CONTROL_CONCURRENCY, VIEWS_CONCURRENCY, Shared
 from .texts import TEXTS, texts_for
@@ -39,6 +39,7 @@ def build_demo(ctx, tab_builders=TAB_BUILDERS):
     secret = browser_secret(ctx.cache_dir)
     stream_diff.install()  # streamed answers with shrinking inner lists arrive intact
     gradio_skips.install()  # outputs an answer leaves out cost nothing (a streamed token leaves out most)
+    paint_order.install()  # a page's views reach it in the order they were made
     # No usage reports to Gradio: the instructor may be offline, and attendees did not opt in.
     with gr.Blocks(title=texts["title"], analytics_enabled=False, fill_width=True) as demo:
         # API endpoints first: events named after their functions would otherwise take their names.

@@ -40,6 +40,10 @@ def new_threads_of_an_op(serial, out):
     before = tasks()
     values.exp()
     out.append(tasks() - before)
+def settle():
+    deadline = time.monotonic() + 10
+    while tasks() > base and time.monotonic() < deadline:  # an ended thread's pool ends after it
+        time.sleep(0.01)
 made = {}
 for serial in (False, True):
     out = []
@@ -47,9 +51,7 @@ for serial in (False, True):
     thread.start()
     thread.join()
     made[str(serial)] = out[0]
-deadline = time.monotonic() + 10
-while tasks() > base and time.monotonic() < deadline:  # the ended threads' pools end after them
-    time.sleep(0.01)
+    settle()  # else the next count could see this pool's workers end
 before = tasks()
 release_pool()
 made["released"] = before - tasks()
