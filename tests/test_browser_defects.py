@@ -155,7 +155,7 @@ def test_3_an_answer_stalled_on_its_way_out_never_draws_over_newer_ones(browser,
         result = original(self, request, status, action)
         if request.headers.get("x-stall-once") and not held.is_set():
             held.set()
-            release.wait(60)
+            release.wait(600)  # the test lets it go (at the latest in its `finally`)
         return result
     monkeypatch.setattr(PageSession, "answer", answer)
     page = open_page(browser, app_url, record=True)
@@ -173,6 +173,7 @@ def test_3_an_answer_stalled_on_its_way_out_never_draws_over_newer_ones(browser,
         release.set()
         page.wait_for_function(f"window.__streamed.filter((m) => m.msg === 'process_completed').length "
                                f">= {done_before + 5}")
+        page.evaluate("() => new Promise((done) => setTimeout(done, 500))")  # the page handles it a tick later
         assert chip_count(page, "#generated-text") == 5
         wait_chart(page, 5)
     finally:

@@ -5,19 +5,28 @@ in the order of the session's states. Gradio then hands each event's answer back
 postprocesses it (a thread hop per output) and sends it, each event on its own; a thread stalled
 there for longer than the next click's step (a loaded server) lets the newer answer out first, and
 the older one then repaints the page with an older state for good: five quick → left one chip on
-screen under the five drawn (a browser test stalls a step's answer to show it). `stamp(view,
-session)` numbers a view (in the turn) and notes the number for the event being answered;
-`install()` wraps `Blocks.process_api`, at whose end Gradio sends the message without yielding to
-the event loop: an answer numbered below one already let out for its session leaves the view's
-outputs unchanged (the newer view is on screen), the rest of the answer goes out as it is.
-What is left out: streamed answers of a run (generator events) are numbered and let out, never held
-back: Gradio sends them as edits to the run's previous answer, and the run's next token repaints
-anyway. Stateful outputs (gr.State) are not in any numbered view: their server copy would keep the
-older value.
+screen under the five drawn (a browser test stalls a step's answer to show it).
+
+`stamp(view, session)` numbers a view (in the turn) and notes the number for the event being
+answered (a context variable: the handler's thread runs in a copy of the event's context). Per
+output, the session keeps the number of the newest view let out with it, and `install()` wraps two
+of Gradio 6.31's `Blocks` methods:
+- `call_function` (the answer is back on the event loop, not yet postprocessed): outputs a newer
+  view already went out with become `gr.skip()`, so Gradio leaves them, its server copy included
+  (a Radio's choices there decide which values it accepts), also in a run's streamed answers;
+- `process_api`, at its end (from there Gradio sends the message without yielding to the event
+  loop): a click's outputs that became stale meanwhile are sent as "no change", and the outputs
+  that go out are noted. (A run's end sends its last answer again: a skipped output stays skipped.)
+What is left out: a run's answer that becomes stale during its own postprocess still goes out
+(Gradio sends it as edits of the run's previous answer, which the browser holds); the run's next
+answer repaints its outputs, unless it was the last. A click's answer that becomes stale then
+leaves Gradio's server copy of its outputs one view behind.
 """
 
 import contextvars
+from typing import NamedTuple
 
+import gradio as gr
 from gradio import blocks
 
 _ANSWERING = contextvars.ContextVar("paint_order_answering", default=None)  # the event's note: {"stamp": ...}
@@ -25,18 +34,25 @@ NO_CHANGE = {"__type__": "update"}
 
 
 class PaintOrder:
-    """One session's view numbers: `made` in the session's turn, `shown` on Gradio's event loop."""
+    """One session's views: how many were made, and per output the newest number let out with it."""
 
     def __init__(self):
         self.made = 0
-        self.shown = 0
+        self.shown = {}
 
-    def let_out(self, number, streamed=False):
-        """May the view numbered `number` go out? (A streamed one always does.)"""
-        if number < self.shown and not streamed:
-            return False
-        self.shown = max(self.shown, number)
-        return True
+    def newer_out(self, number, outputs):
+        """Of `outputs`, those a view newer than `number` went out with."""
+        return {output for output in outputs if self.shown.get(output, 0) > number}
+
+    def let_out(self, number, outputs):
+        for output in outputs:
+            self.shown[output] = max(self.shown.get(output, 0), number)
+
+
+class Stamp(NamedTuple):
+    order: PaintOrder
+    number: int
+    covers: frozenset  # the view's outputs
 
 
 def stamp(view, session):
@@ -46,23 +62,42 @@ def stamp(view, session):
     if note is not None:
         order = session.data.setdefault("paint_order", PaintOrder())
         order.made += 1
-        note["stamp"] = (order, order.made, frozenset(view))
+        note["stamp"] = Stamp(order, order.made, frozenset(view))
     return view
+
+
+def _stale(note):
+    mark = note.get("stamp") if note else None
+    return mark, (mark.order.newer_out(mark.number, mark.covers) if mark else set())
+
+
+def _call_function_in_order(original):
+    async def call_function(self, block_fn, *args, **kwargs):
+        result = await original(self, block_fn, *args, **kwargs)
+        _, stale = _stale(_ANSWERING.get())
+        if stale and isinstance(result.get("prediction"), dict):
+            result["prediction"] = {output: gr.skip() if output in stale else value
+                                    for output, value in result["prediction"].items()}
+        return result
+    call_function.paint_ordered = original
+    return call_function
 
 
 def _process_api_in_order(original):
     async def process_api(self, block_fn, *args, **kwargs):
         note = {}
-        token = _ANSWERING.set(note)  # the handler's thread runs in a copy of this context: same dict
+        token = _ANSWERING.set(note)
         try:
             output = await original(self, block_fn, *args, **kwargs)
         finally:
             _ANSWERING.reset(token)
-        if "stamp" in note:
-            order, number, covers = note["stamp"]
-            if not order.let_out(number, streamed=bool(output.get("is_generating"))):
-                output["data"] = [NO_CHANGE if block in covers and not block.stateful else value
-                                  for block, value in zip(block_fn.outputs, output["data"])]
+        mark, stale = _stale(note)
+        if mark is None:
+            return output
+        if stale and not output.get("is_generating"):  # a run's answer is edits of its last one: sent
+            output["data"] = [NO_CHANGE if block in stale and not block.stateful else value
+                              for block, value in zip(block_fn.outputs, output["data"])]
+        mark.order.let_out(mark.number, mark.covers)
         return output
     process_api.paint_ordered = original
     return process_api
@@ -72,3 +107,4 @@ def install():
     """Make every Blocks let a session's views out in order (idempotent)."""
     if not hasattr(blocks.Blocks.process_api, "paint_ordered"):
         blocks.Blocks.process_api = _process_api_in_order(blocks.Blocks.process_api)
+        blocks.Blocks.call_function = _call_function_in_order(blocks.Blocks.call_function)

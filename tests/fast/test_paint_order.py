@@ -1,7 +1,9 @@
-"""A page's views go out in the order they were made: the wrapped `process_api`, with the handler on anyio's thread.
+"""A page's views go out in the order they were made: through Gradio's own `Blocks.process_api`, handlers on its threads.
 
-Each fake event runs its handler as Gradio 6.31 does (`anyio.to_thread.run_sync`, which runs it in a
-copy of the event's context): the handler stamps its view, and the wrapper decides at the end.
+Each event is answered as Gradio 6.31's queue answers it (`process_api` with the session's state,
+a run's iterations one call each, the run's end with its iterator); a handler that stamps its view
+and then stalls (a loaded server) lets a later click's view go out first. The reference is what
+the browser draws: the newer view, never the older one after it.
 """
 
 import asyncio
@@ -9,67 +11,123 @@ import threading
 from types import SimpleNamespace
 
 import anyio
+import gradio as gr
+from gradio.state_holder import SessionState
 
-from ui.paint_order import NO_CHANGE, PaintOrder, _process_api_in_order, stamp
+from ui import gradio_skips, paint_order
+from ui.paint_order import NO_CHANGE, stamp
 
-
-class Block:
-    def __init__(self, name, stateful=False):
-        self.name, self.stateful = name, stateful
-
-
-CHIPS, CHART, KNOB = Block("chips"), Block("chart"), Block("knob")
-FN = SimpleNamespace(outputs=[CHIPS, CHART, KNOB])
+WAIT_S = 60
 
 
-def event(session, chips, hold=None, streamed=False):
-    """A fake Gradio process_api: the handler makes a view in a thread (waiting for `hold` first,
-    after stamping, as a stalled thread would), and its answer comes back as postprocessed data."""
-    def handler():
-        view = stamp({CHIPS: chips, CHART: f"chart {chips}"}, session)
-        if hold is not None:
-            hold.wait(5)
-        return view
+def app():
+    """A page with two outputs and five events: a click, a click stalling in its handler, a run stalling
+    in its last answer, a click on the second output only, a click stalling in Gradio's postprocess."""
+    gradio_skips.install()
+    paint_order.install()
+    page = SimpleNamespace(session=SimpleNamespace(data={}), stamped=threading.Event(), hold=threading.Event())
 
-    async def original(blocks, block_fn, *args, **kwargs):
-        view = await anyio.to_thread.run_sync(handler)
-        return {"data": [view[CHIPS], view[CHART], "knob greyed"], "is_generating": streamed}
-    return _process_api_in_order(original)(None, FN)
+    def stalled(view, extra=None):
+        made = stamp(view, page.session)
+        page.stamped.set()
+        assert page.hold.wait(WAIT_S)
+        return {**made, **(extra or {})}
+
+    with gr.Blocks() as demo:
+        page.chips, page.knob = gr.HTML(), gr.HTML()
+        postprocess = page.chips.postprocess
+
+        def slow_postprocess(value):  # (an instance's, not a subclass: Gradio writes a .pyi for those)
+            if value == "slow to postprocess":
+                page.stamped.set()
+                assert page.hold.wait(WAIT_S)
+            return postprocess(value)
+        page.chips.postprocess = slow_postprocess
+        buttons = [gr.Button() for _ in range(5)]
+        buttons[0].click(lambda: stamp({page.chips: "newer"}, page.session), None, [page.chips, page.knob])
+        buttons[1].click(lambda: stalled({page.chips: "older"}, {page.knob: "greyed"}), None, [page.chips, page.knob])
+
+        def run():
+            yield stamp({page.chips: "run 1"}, page.session)
+            yield stalled({page.chips: "run 2"})
+        buttons[2].click(run, None, [page.chips, page.knob])
+        buttons[3].click(lambda: stamp({page.knob: "knob only"}, page.session), None, [page.chips, page.knob])
+        buttons[4].click(lambda: stamp({page.chips: "slow to postprocess"}, page.session), None,
+                         [page.chips, page.knob])
+    page.demo, page.state = demo, SessionState(demo)
+    page.click, page.stalled_click, page.run, page.knob_click, page.slow_click = demo.fns.values()
+    return page
 
 
-def test_an_older_view_let_out_after_a_newer_one_changes_nothing_it_covers():
+async def answer(page, fn, event_id, iterator=None):
+    return await page.demo.process_api(block_fn=fn, inputs=[], state=page.state, session_hash="s",
+                                       event_id=event_id, iterator=iterator)
+
+
+async def while_stalled(page, stalled_call, then):
+    """Start `stalled_call`, run `then` once its view is stamped, let it go; -> (stalled answer, then's)."""
+    stalled = asyncio.ensure_future(stalled_call)
+    assert await anyio.to_thread.run_sync(page.stamped.wait, WAIT_S)
+    newer = await then
+    page.hold.set()
+    return await stalled, newer
+
+
+def test_a_click_stalled_after_its_view_leaves_the_newer_view_drawn():
+    page = app()
+    older, newer = asyncio.run(while_stalled(page, answer(page, page.stalled_click, "a"), answer(page, page.click, "b")))
+    assert newer["data"] == ["newer", NO_CHANGE]
+    assert older["data"] == [NO_CHANGE, "greyed"]  # what its view did not cover goes out as made
+
+
+def test_a_click_stalled_in_gradios_postprocess_leaves_the_newer_view_drawn():
+    page = app()
+    older, newer = asyncio.run(while_stalled(page, answer(page, page.slow_click, "a"), answer(page, page.click, "b")))
+    assert newer["data"][0] == "newer"
+    assert older["data"][0] == NO_CHANGE
+
+
+def test_a_runs_stalled_last_answer_and_its_end_leave_the_newer_view_drawn():
+    page = app()
+
     async def main():
-        session, hold = SimpleNamespace(data={}), threading.Event()
-        first = asyncio.ensure_future(event(session, "1 chip", hold))
-        while session.data.get("paint_order") is None or session.data["paint_order"].made < 1:
-            await asyncio.sleep(0.001)
-        second = await event(session, "2 chips")
-        hold.set()
-        return await first, second
-    first, second = asyncio.run(main())
-    assert second["data"] == ["2 chips", "chart 2 chips", "knob greyed"]
-    assert first["data"] == [NO_CHANGE, NO_CHANGE, "knob greyed"]  # outputs outside the view go out as made
+        first = await answer(page, page.run, "r")
+        assert first["data"][0] == "run 1" and first["is_generating"]
+        last, newer = await while_stalled(page, answer(page, page.run, "r", first["iterator"]),
+                                          answer(page, page.click, "b"))
+        end = await answer(page, page.run, "r", last["iterator"])
+        return last, newer, end
+    last, newer, end = asyncio.run(main())
+    assert newer["data"][0] == "newer"
+    assert last["is_generating"] and last["data"][0] == [["replace", [], NO_CHANGE]]  # an edit to "no change"
+    assert not end["is_generating"] and end["data"][0] == NO_CHANGE  # Gradio sends the last answer again
 
 
-def test_views_let_out_in_order_all_go_out_and_other_sessions_do_not_count():
+def test_views_in_order_all_go_out_and_a_run_ends_with_its_last_answer():
+    page = app()
+    page.hold.set()
+
     async def main():
-        mine, other = SimpleNamespace(data={}), SimpleNamespace(data={})
-        answers = [await event(mine, "1"), await event(other, "1"), await event(mine, "2")]
-        return answers, mine.data["paint_order"].made
-    answers, made = asyncio.run(main())
-    assert [answer["data"][0] for answer in answers] == ["1", "1", "2"]
-    assert made == 2
+        answers = [await answer(page, page.click, "a"), await answer(page, page.stalled_click, "b")]
+        first = await answer(page, page.run, "r")
+        last = await answer(page, page.run, "r", first["iterator"])
+        end = await answer(page, page.run, "r", last["iterator"])
+        return answers, end
+    (click, later), end = asyncio.run(main())
+    assert click["data"][0] == "newer" and later["data"] == ["older", "greyed"]
+    assert end["data"][0] == "run 2"
+    assert page.session.data["paint_order"].made == 4
 
 
-def test_a_streamed_view_always_goes_out_and_holds_older_ones_back():
-    order = PaintOrder()
-    assert order.let_out(3, streamed=True)
-    assert order.let_out(2, streamed=True)  # a run's token: Gradio sends it as an edit of the last one
-    assert not order.let_out(2)
-    assert order.let_out(3) and order.let_out(4)
+def test_a_newer_view_holds_back_only_the_outputs_it_drew():
+    page = app()
+    older, newer = asyncio.run(while_stalled(page, answer(page, page.stalled_click, "a"),
+                                             answer(page, page.knob_click, "b")))
+    assert newer["data"] == [NO_CHANGE, "knob only"]
+    assert older["data"] == ["older", "greyed"]
 
 
 def test_outside_an_event_stamp_changes_nothing():
     session = SimpleNamespace(data={})
-    view = {CHIPS: "x"}
+    view = {"chips": "x"}
     assert stamp(view, session) is view and "paint_order" not in session.data
