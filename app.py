@@ -7,9 +7,9 @@ Hugging Face Space sets them), load the model once, build the UI from `ui/` and 
 
 import os
 
-# Before torch loads its OpenMP runtime (libgomp): an idle worker spins ~0.2 ms for more work, not
+# Before torch loads its OpenMP runtime (libgomp): an idle worker spins ~20 us for more work, not
 # ~5 ms, so a core goes back to Gradio and the browser right after a step (engine/cpu_threads.py).
-os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 import argparse  # noqa: E402
 import sys  # noqa: E402

@@ -81,11 +81,11 @@ def test_chart_marks_chosen_and_cut_rows():
     assert 'data-step="3"' in html and f"{EN['step_word']} 3" in html
 
 
-def test_chart_counts_one_token_left_in_the_singular():
+def test_chart_counts_one_candidate_left_in_the_singular():
     one, many = replace(record(2), kept=1), replace(record(2), kept=49152)
-    assert "1 token left" in next_token_chart(one, SamplingSettings(), EN)
-    assert "queda 1 token" in next_token_chart(one, SamplingSettings(), ES)
-    assert "49,152 tokens left" in next_token_chart(many, SamplingSettings(), EN)
+    assert "1 candidate left" in next_token_chart(one, SamplingSettings(), EN)
+    assert "queda 1 candidato" in next_token_chart(one, SamplingSettings(), ES)
+    assert "49,152 candidates left" in next_token_chart(many, SamplingSettings(), EN)
 
 
 def test_an_end_marker_forced_by_the_user_is_not_said_to_be_the_models():

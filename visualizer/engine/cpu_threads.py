@@ -19,9 +19,12 @@ every step of the server ran throttled.
 The other two are no-ops where the OpenMP runtime is not found (other platforms, other builds).
 Unthrottled, an idle worker spins ~300,000 times (~5 ms here) before it sleeps: after every step
 it held a core that the browser beside the server needed (run to end on the page: 21 tokens a second
-against 28 before this module). `app.py` sets GOMP_SPINCOUNT=10000 before torch loads libgomp:
-~0.2 ms, still longer than the gaps between a forward's regions (a lone two-thread step: 21.1 ms
-against 20.8 with the default; 25.0 with 1,000 spins), and the page runs at 26-28 tokens a second.
+against 28 before this module). `app.py` sets GOMP_SPINCOUNT=1000 before torch loads libgomp: a
+worker sleeps between a wide pass's regions (a two-thread pass pays for it: one row 26 ms against
+22, 30 rows 83 against 76), but it gives the cores back to Gradio at once: an attendee's step while
+40 runs go, p95 2.3-2.4x its time alone (three runs) against 2.5-3.5x (five) with 10,000 spins;
+the page's run to end 27-30 tokens a second against 27; the server's lone steps (one thread) and a
+room's round through the API (187-195 ms against 195-220) are no slower.
 What is left out: inter-op threads (unused here) and GPU work (no intra-op threads).
 """
 
