@@ -128,7 +128,23 @@ def wait_chips(page, where, count):
         page.wait_for_function(f"document.querySelectorAll({json.dumps(where + ' .chip')}).length === {count}")
     except PlaywrightTimeout:
         statuses = page.locator("[id$='-status']").all_inner_texts()
-        raise AssertionError(f"{where}: {chip_count(page, where)} chips, not {count}; status: {statuses}") from None
+        raise AssertionError(f"{where}: {chip_count(page, where)} chips, not {count}; status: {statuses}; "
+                             f"{server_note()}") from None
+
+
+def server_note():
+    """What the server holds for the session used last (the app in this process only): for a timeout's message."""
+    if app_server._APP is None or os.environ.get("LLM_VIZ_TEST_URL"):
+        return "server: elsewhere"
+    store = app_server._APP[1].store
+    with store._lock:
+        session = next(reversed(store._sessions.values()), None)
+    if session is None:
+        return "server: no session"
+    decoder, order = session.workspace.existing_decoder, session.data.get("paint_order")
+    shown = max(order.shown.values(), default=0) if order else 0
+    return (f"server, last session: {len(decoder.generated) if decoder else 'no'} tokens, views made "
+            f"{order.made if order else 0} / newest shown {shown}, actions in its turn {session.waiting}")
 
 
 def wait_text(page, where, text):
