@@ -20,6 +20,7 @@ from . import api, api_inside, api_room, gradio_skips, http, inside_tab, paint_o
     tab_compare, tab_conversation, tab_decoder, tab_text, tab_tokens
 from .client_js import HEADER_JS, PAGE_JS
 from .shared import CONTROL_CONCURRENCY, VIEWS_CONCURRENCY, Shared
+from .stream_keeper import STREAM_KEEPER_HEAD
 from .texts import TEXTS, texts_for
 from .views import header_html
 
@@ -120,6 +121,7 @@ def launch_options(ctx):
         theme=theme,
         css_paths=[STATIC / "style.css", STATIC / "room.css"],
         js=PAGE_JS,
+        head=STREAM_KEEPER_HEAD,  # before Gradio's client: a click while the stream closes is still answered
         i18n=translations(ctx.forced_language),
         app_kwargs=http.app_kwargs(ctx.settings, ctx.cancel_runs),
         # Every event in flight holds a worker thread: room for every group, and a few for the rest.
