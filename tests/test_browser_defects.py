@@ -15,11 +15,13 @@ What is left out: the main flows and screenshots (`test_browser.py`).
 import json
 import os
 import threading
+import time
 
 import pytest
 
 from browser_support import (PHONE, PROJECTOR, app_url, browser, chart_step, chip_count, chips, open_page, open_tab,  # noqa: F401
-                             page, rows_include, set_number, streamed, type_json, wait_chart, wait_chips, wait_loaded,
+                             page, rows_include, server_note, set_number, streamed, type_json, wait_chart, wait_chips,
+                             wait_loaded,
                              wait_text)
 from ui.client_js import IMPORT_LIMIT
 from ui.presets import preset
@@ -228,6 +230,48 @@ def test_3_a_click_made_while_the_event_stream_closes_is_shown(browser, app_url)
         wait_chips(page, "#generated-text", 2)
         page.click("#step-btn")
         wait_chips(page, "#generated-text", 3)
+    finally:
+        context.close()
+
+
+JOIN_ANSWERED_LATE = """
+window.__slowJoins = 0;
+const fetchBeforeJoin = window.fetch;
+window.fetch = async (...args) => {
+  const url = typeof args[0] === 'string' ? args[0] : (args[0] && args[0].url) || '';
+  const slow = url.includes('/queue/join') && window.__slowJoins > 0;
+  if (slow) window.__slowJoins -= 1;
+  const response = await fetchBeforeJoin(...args);
+  if (slow) await new Promise((done) => setTimeout(done, 2000));
+  return response;
+};
+"""
+
+
+@pytest.mark.skipif(bool(os.environ.get("LLM_VIZ_TEST_URL")), reason="reads the app's sessions in this process")
+def test_3_an_answer_gradios_client_draws_late_never_replaces_newer_chips(browser, app_url):
+    """Gradio's browser client keeps an answer that comes before its event's join is answered and
+    draws it when the join is: here a Step's join is answered 2 s late, after a second Step's answer
+    was drawn; its one chip must not replace the two."""
+    context = browser.new_context(viewport=PROJECTOR)
+    context.set_default_timeout(30_000)
+    context.add_init_script(JOIN_ANSWERED_LATE)
+    page = context.new_page()
+    try:
+        page.goto(app_url)
+        wait_loaded(page)
+        open_tab(page, "decoder")
+        wait_chart(page, 0, preview=True)
+        page.evaluate("window.__slowJoins = 1")
+        page.click("#step-btn")
+        deadline = time.monotonic() + 30
+        while "1 tokens" not in server_note() and time.monotonic() < deadline:  # the server made it
+            time.sleep(0.02)
+        page.click("#step-btn")
+        wait_chips(page, "#generated-text", 2)
+        page.wait_for_function("window.__slowJoins === 0")
+        page.evaluate("() => new Promise((done) => setTimeout(done, 2500))")  # the late join, then its answer
+        assert chip_count(page, "#generated-text") == 2
     finally:
         context.close()
 

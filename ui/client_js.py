@@ -12,7 +12,7 @@
 - `APPEND_TEMPLATE` + `APPEND_JS`: a gr.HTML that draws its value into a box of its own and, when
   the new value extends the one drawn (a streamed run's chips), adds only the new tail, so the
   browser's work per token does not grow with the text (the template never changes, so Gradio
-  leaves the box alone).
+  leaves the box alone); a value numbered (`paint_order.view_mark`) below one it drew is not drawn.
 - `HEADER_JS`: keeps the page title in the header's language.
 - `EXPORT_JS` downloads the conversation as a Blob, in the browser (first click, no file on the
   server); `IMPORT_JS` reads a chosen file in the browser (refused above `IMPORT_LIMIT` bytes
@@ -112,9 +112,16 @@ element.addEventListener('click', (event) => {
 APPEND_TEMPLATE = '<div class="append-box"></div>'
 APPEND_JS = """
 const box = element.querySelector('.append-box');
-let shown = '';
+const MARK = /<!--view (\\d+)-->$/;
+let shown = '', newest = 0;
 const draw = () => {
-  const value = props.value || '';
+  let value = props.value || '';
+  const mark = MARK.exec(value);
+  if (mark) {  // a numbered view (paint_order.view_mark): one older than a view drawn is not drawn
+    if (Number(mark[1]) < newest) return;
+    newest = Number(mark[1]);
+    value = value.slice(0, mark.index);
+  }
   if (shown && value.startsWith(shown)) box.insertAdjacentHTML('beforeend', value.slice(shown.length));
   else box.innerHTML = value;
   shown = value;

@@ -197,7 +197,8 @@ class DecoderActions:
                     message = f'{texts["error"]}: {self.ctx.error_text(error, request)}', "error"
                 if tokens_changed and session.waiting_changes > 1:
                     return None  # another action of this page waits behind this one: its answer paints
-                return stamp(self._view(decoder, session, texts, values, message, tokens_changed), session)
+                return stamp(self._view(decoder, session, texts, values, message, tokens_changed), session,
+                             marked=self.ui.generated)
         return self.page.answer(request, self.ui.status, act)
 
     def _force_shown(self, decoder, session, token_id):

@@ -24,6 +24,7 @@ leaves Gradio's server copy of its outputs one view behind.
 """
 
 import contextvars
+import time
 from typing import NamedTuple
 
 import gradio as gr
@@ -37,7 +38,9 @@ class PaintOrder:
     """One session's views: how many were made, and per output the newest number let out with it."""
 
     def __init__(self):
-        self.made = 0
+        # Numbers go on growing when a page's session is made anew (expired, or a restarted server):
+        # the browser compares them. A view takes 20 ms at least, so a session never catches up.
+        self.made = int(time.time() * 1000)
         self.shown = {}
 
     def newer_out(self, number, outputs):
@@ -55,15 +58,25 @@ class Stamp(NamedTuple):
     covers: frozenset  # the view's outputs
 
 
-def stamp(view, session):
+def stamp(view, session, marked=None):
     """Number `view` ({component: value}) as the session's newest and note it for the event being
-    answered; -> view, unchanged. Call it in the session's turn, once the view is complete."""
+    answered; -> view. Call it in the session's turn, once the view is complete. `marked`: an output
+    of the view whose HTML gets the number at its end (`view_mark`), for the browser's own check."""
     note = _ANSWERING.get()
     if note is not None:
         order = session.data.setdefault("paint_order", PaintOrder())
         order.made += 1
         note["stamp"] = Stamp(order, order.made, frozenset(view))
+        if marked in view:
+            view[marked] += view_mark(order.made)
     return view
+
+
+def view_mark(number):
+    """The end of a marked output's HTML: `client_js.APPEND_JS` draws no value older than one it drew.
+    (Gradio's browser client can itself draw an answer late: one that comes before its event's join
+    is answered is kept and drawn when the join is, maybe after a newer answer.)"""
+    return f"<!--view {number}-->"
 
 
 def _stale(note):
