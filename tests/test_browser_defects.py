@@ -12,6 +12,7 @@ first-step feedback).
 What is left out: the main flows and screenshots (`test_browser.py`).
 """
 
+import contextlib
 import json
 import os
 import threading
@@ -183,6 +184,23 @@ def test_3_an_answer_stalled_on_its_way_out_never_draws_over_newer_ones(browser,
         page.context.close()
 
 
+@contextlib.contextmanager
+def decoder_page(browser, app_url, script):
+    """A page with `script` run before the app's, on the Decoder's preview; closed after."""
+    context = browser.new_context(viewport=PROJECTOR)
+    context.set_default_timeout(30_000)
+    context.add_init_script(script)
+    page = context.new_page()
+    try:
+        page.goto(app_url)
+        wait_loaded(page)
+        open_tab(page, "decoder")
+        wait_chart(page, 0, preview=True)
+        yield page
+    finally:
+        context.close()
+
+
 CLOSE_HANDLED_LATE = """
 window.__holding = false;
 const fetchBefore = window.fetch;
@@ -212,15 +230,7 @@ def test_3_a_click_made_while_the_event_stream_closes_is_shown(browser, app_url)
     answered before the page handles that close (here the close reaches Gradio's client 1.5 s late)
     was made by the server and never shown: Gradio's client does not open a stream for it. (CI saw
     it as the last of three quick ← never drawn.)"""
-    context = browser.new_context(viewport=PROJECTOR)
-    context.set_default_timeout(30_000)
-    context.add_init_script(CLOSE_HANDLED_LATE)
-    page = context.new_page()
-    try:
-        page.goto(app_url)
-        wait_loaded(page)
-        open_tab(page, "decoder")
-        wait_chart(page, 0, preview=True)
+    with decoder_page(browser, app_url, CLOSE_HANDLED_LATE) as page:
         page.evaluate("window.__late = true")
         page.click("#step-btn")
         wait_chips(page, "#generated-text", 1)
@@ -230,8 +240,6 @@ def test_3_a_click_made_while_the_event_stream_closes_is_shown(browser, app_url)
         wait_chips(page, "#generated-text", 2)
         page.click("#step-btn")
         wait_chips(page, "#generated-text", 3)
-    finally:
-        context.close()
 
 
 JOIN_ANSWERED_LATE = """
@@ -253,15 +261,7 @@ def test_3_an_answer_gradios_client_draws_late_never_replaces_newer_chips(browse
     """Gradio's browser client keeps an answer that comes before its event's join is answered and
     draws it when the join is: here a Step's join is answered 2 s late, after a second Step's answer
     was drawn; its one chip must not replace the two."""
-    context = browser.new_context(viewport=PROJECTOR)
-    context.set_default_timeout(30_000)
-    context.add_init_script(JOIN_ANSWERED_LATE)
-    page = context.new_page()
-    try:
-        page.goto(app_url)
-        wait_loaded(page)
-        open_tab(page, "decoder")
-        wait_chart(page, 0, preview=True)
+    with decoder_page(browser, app_url, JOIN_ANSWERED_LATE) as page:
         page.evaluate("window.__slowJoins = 1")
         page.click("#step-btn")
         deadline = time.monotonic() + 30
@@ -272,8 +272,6 @@ def test_3_an_answer_gradios_client_draws_late_never_replaces_newer_chips(browse
         page.wait_for_function("window.__slowJoins === 0")
         page.evaluate("() => new Promise((done) => setTimeout(done, 2500))")  # the late join, then its answer
         assert chip_count(page, "#generated-text") == 2
-    finally:
-        context.close()
 
 
 def completed(page):
