@@ -1,4 +1,4 @@
-"""The page's event stream stays open: a click made while Gradio closes it is still answered.
+"""A click made while Gradio closes the page's event stream is still answered: that close is held back.
 
 Gradio 6.31 sends a page's answers over one server-sent event stream (`/queue/data`), which the
 server closes (`close_stream`) when an answer goes out and no other event of the page is pending.
@@ -7,7 +7,7 @@ click whose join is answered just before the client handles a `close_stream` sen
 join arrived (a loaded page or server: the two come over different connections) is made by the
 server and never shown, until some later event opens a stream again. CI saw it as the last of
 three quick ← never drawn (the server had made it: 2 tokens, the page 3 chips); a browser test
-that hands the page the close 0.4 s late shows it (a Step made, its chip never drawn).
+that hands the page the close 1.5 s late shows it (a Step made, its chip never drawn).
 `STREAM_KEEPER_HEAD` (a `<script>` for `launch(head=...)`, so it runs before Gradio's client)
 wraps `window.fetch` for `/queue/join` (counting joins not yet answered, and events joined and not
 yet completed) and `/queue/data`: a `close_stream` that comes while a join is unanswered or an event
