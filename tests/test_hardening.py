@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from gradio_client.exceptions import AppError
 
+from ui.api import RUN_ANSWER_S
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from app_process import AppServer, client, rss, settle, stats  # noqa: E402
 
@@ -181,12 +183,19 @@ def test_runs_do_not_starve_a_click_and_a_cancelled_run_stops_within_a_step(serv
     shown = len(job.outputs()[-1]["ids"])
     per_answer = len(job.outputs()[-1]["steps"])  # the steps of half a second (RUN_ANSWER_S)
     before_cancel = stats(attendee)["batched_steps"]
-    job.cancel()  # returns once the run has stopped
+    sent = time.perf_counter()
+    job.cancel()  # returns once the server has the cancel
+    cancel_trip = time.perf_counter() - sent
     settle(attendee)
-    # The step in flight and those that started while the cancel was on its way (an HTTP round trip): a few.
-    # Gradio alone lets a run go on to its next answer, half a second away: per_answer steps (11-20 here).
-    assert per_answer >= 8
-    assert stats(attendee)["batched_steps"] - before_cancel <= per_answer // 2
+    after_cancel = stats(attendee)["batched_steps"] - before_cancel
+    # Gradio alone lets a run go on to its next answer, RUN_ANSWER_S (half a second) after the last one:
+    # per_answer steps (11-20 on the project's AMD machine, 4-6 on its slower Xeon). With the cancel hook it
+    # stops within a step of the cancel: allowed are the step in flight, one begun while the stats answer
+    # travelled, and those that fit in the cancel's round trip, which must leave Gradio's case apart.
+    step_s = RUN_ANSWER_S / per_answer
+    allowed = 2 + int(cancel_trip / step_s)
+    assert allowed < per_answer, (allowed, per_answer, cancel_trip)
+    assert after_cancel <= allowed, (after_cancel, allowed, per_answer, cancel_trip)
     kept = len(runner.predict(api_name="/undo")["ids"]) + 1
     assert shown <= kept < prompt_length + CAP  # stopped before its end; nothing the client was shown is lost
     for api in runners + [attendee]:
