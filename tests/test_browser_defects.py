@@ -272,6 +272,7 @@ def test_3_an_answer_gradios_client_draws_late_never_replaces_newer_chips(browse
         page.wait_for_function("window.__slowJoins === 0")
         page.evaluate("() => new Promise((done) => setTimeout(done, 2500))")  # the late join, then its answer
         assert chip_count(page, "#generated-text") == 2
+        assert chart_step(page) == 2  # and the chart beside them is the second step's
 
 
 def completed(page):
