@@ -41,6 +41,7 @@ def create_app(args, settings=None):
     """Load the model, start the server side (engine, scheduler, sessions), build the UI; -> (demo, ctx)."""
     from ui.app_context import AppContext
     from ui.layout import build_demo
+    from ui.room_address import JoinAddress
     from visualizer.engine.qwen_offline import load_qwen_offline
     from visualizer.serving.rooms import RoomStore, with_instructor_key
     from visualizer.serving.server import Server
@@ -55,9 +56,12 @@ def create_app(args, settings=None):
         print(f"[rooms] instructor key: {settings.instructor_key} (set LLM_VIZ_INSTRUCTOR_KEY to keep one across "
               "restarts)", file=sys.stderr, flush=True)
     server = Server(loaded, settings)
+    demo = None
     ctx = AppContext(server, load_qwen_offline(), args.lang, args.cache_dir,
-                     rooms=RoomStore.beside_cache(server, args.cache_dir))
-    return build_demo(ctx), ctx
+                     rooms=RoomStore.beside_cache(server, args.cache_dir),
+                     join_address=JoinAddress(args.host, share_url=lambda: getattr(demo, "share_url", None)))
+    demo = build_demo(ctx)
+    return demo, ctx
 
 
 def main(argv=None):

@@ -108,6 +108,10 @@ def test_instructor_and_three_attendees(browser, app):
     assert len(code) == 5 and field(instructor, "room-code").input_value() == code
     link = f"{app.url}?room={code}"
     assert instructor.locator("#room-banner .room-link").inner_text().strip() == link.removeprefix("http://")
+    # This server listens on 127.0.0.1 alone: no phone can open that link, and the banner says so, with no QR
+    # code (it projected the link as if it worked, found by hand).
+    assert "--host 0.0.0.0" in instructor.locator("#room-banner #room-local-only").inner_text()
+    assert instructor.locator("#room-banner .room-qr").count() == 0
 
     by_link = open_page(browser, link, viewport=PHONE)  # joins on load, the Room tab selected
     by_link.wait_for_selector("#room-attendee-view .room-attendee")

@@ -9,7 +9,8 @@ handlers over it (no module-global context). It answers, for a `gr.Request`:
   the client cookie (`ui/http.py` sets it on the first page or /config response);
 - `error_text`: an engine error in the request's language;
 - `rooms` (the server's `serving.rooms.RoomStore`, or None) and `attendee(request)`: who a request
-  is in a room, a hash of its client cookie (the cookie itself is never kept).
+  is in a room, a hash of its client cookie (the cookie itself is never kept); `join_address`, how
+  the room's phones reach this server (`room_address.py`).
 What is left out: components and wiring (the tab modules), HTTP middleware (`http.py`).
 """
 
@@ -19,15 +20,17 @@ import secrets
 
 from visualizer.engine.errors import refuse
 
+from .room_address import JoinAddress
 from .texts import language_from_header, texts_for
 
 CLIENT_COOKIE = "llmviz_client"
 
 
 class AppContext:
-    def __init__(self, server, second_tokenizer, language=None, cache_dir=None, rooms=None):
+    def __init__(self, server, second_tokenizer, language=None, cache_dir=None, rooms=None, join_address=None):
         self.server = server
         self.rooms = rooms
+        self.join_address = join_address or JoinAddress()  # how a room's attendees reach this server
         self.second_tokenizer = second_tokenizer  # shown beside the model's in the Tokens tab
         self.forced_language = language  # None: follow each browser's Accept-Language
         self.cache_dir = cache_dir

@@ -12,7 +12,6 @@ What is left out: components and wiring (`room_tab.py`), HTML and figures (`room
 """
 
 import secrets
-from urllib.parse import urlsplit, urlunsplit
 
 import gradio as gr
 
@@ -148,7 +147,9 @@ class RoomHandlers:
         if watching:
             histogram, model_chart = answer_figures(state, texts)
             # The step's mode as the room has it (a watcher's or a second instructor page's radio showed its default).
-            views.update(mode=state["mode"], banner=banner_html(state, join_link(request, state["code"]), texts),
+            headers = getattr(request, "headers", None) or {}
+            link, reachable = self.ctx.join_address.link(headers.get("referer"), state["code"])
+            views.update(mode=state["mode"], banner=banner_html(state, link, texts, reachable),
                          histogram=histogram, model_chart=model_chart, chips=chips_html(state, texts),
                          timeline=timeline_figure(state, texts), projector=gr.Column(visible=True))
         if joined:
@@ -170,11 +171,3 @@ class RoomHandlers:
             return act(texts)
         except InputError as error:
             return {"status": error_html(self.ctx.error_text(error, request), texts)}
-
-
-def join_link(request, code):
-    """The page's own address (from the request's Referer, without its query) with ?room=CODE."""
-    headers = getattr(request, "headers", None) or {}
-    page = urlsplit(headers.get("referer") or "")
-    base = urlunsplit((page.scheme, page.netloc, page.path or "/", "", "")) if page.netloc else ""
-    return f"{base}?room={code}"

@@ -15,8 +15,9 @@ from .views import esc
 PROMPT_TAIL_CHARS = 600  # the end of a long prompt an attendee sees above the answer
 
 
-def banner_html(state, link, texts):
-    """The room's code and join link, big; how many joined and answered; the step and its mode."""
+def banner_html(state, link, texts, reachable=True):
+    """The room's code and join link, big; how many joined and answered; the step and its mode.
+    A link only this computer can open (`room_address.py`) gets no QR code and a line saying so."""
     if state.get("stop"):
         what, kind = texts["room_banner_ended"], "ended"
     elif state["revealed"]:
@@ -29,12 +30,17 @@ def banner_html(state, link, texts):
         f'<span class="room-big-code">{esc(state["code"])}</span>'
         f'<span class="room-label">{esc(texts["room_join_at"])}</span> '
         f'<span class="room-link">{esc(short_link(link))}</span></div>'
+        f'{"" if reachable else _local_only_html(texts)}'
         f'<div class="room-counters">'
         f'{_counter(state["attendees"], texts["room_joined"], "room-joined-count")}'
         f'{_counter(state["answered"], texts["room_answered"], "room-answered-count")}</div>'
         f'<div class="room-what {esc(kind)}" id="room-step-line">{esc(texts["room_step"])} {int(state["step"])} · '
-        f'{esc(what)}</div></div>{_qr_html(link, texts)}</div>'
+        f'{esc(what)}</div></div>{_qr_html(link, texts) if reachable else ""}</div>'
     )
+
+
+def _local_only_html(texts):
+    return f'<div class="room-local-only" id="room-local-only" role="alert">{esc(texts["room_local_only"])}</div>'
 
 
 def _qr_html(link, texts):

@@ -36,6 +36,8 @@ EN = {
     "room_projector_only": "Full screen 🖥️",
     "room_projector_exit": "Exit projector ✕",
     "room_join_at": "Join at",
+    "room_local_only": "Only this computer can open this address: start the app with --host 0.0.0.0 (or --share) "
+                       "so that phones in the room can join.",
     "room_code_word": "Code",
     "room_joined": "joined",
     "room_answered": "answered",
@@ -106,6 +108,8 @@ ES = {
     "room_projector_only": "Pantalla completa 🖥️",
     "room_projector_exit": "Salir del proyector ✕",
     "room_join_at": "Entra en",
+    "room_local_only": "Solo este ordenador puede abrir esta dirección: arranca la app con --host 0.0.0.0 (o --share) "
+                       "para que los móviles de la sala puedan entrar.",
     "room_code_word": "Código",
     "room_joined": "dentro",
     "room_answered": "han respondido",
