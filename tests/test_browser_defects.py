@@ -533,3 +533,27 @@ def small_texts(page, tab_id):
         const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
         return own && el.offsetParent !== null && parseFloat(getComputedStyle(el).fontSize) < 15.5;
     }).map((el) => el.tagName + ' ' + el.textContent.trim().slice(0, 30))""", tab_id)
+
+
+def test_a_number_typed_past_its_box_is_refused_in_the_pages_language(browser, app_url):
+    """A million typed into max new tokens (its box stops at the server's cap) failed the Step with
+    Gradio's English toast ("Value ... is greater than maximum value ...", twice) and left the chart
+    greyed out (found by hand in Spanish). Now the engine refuses it in the status line, in Spanish;
+    a value in range then steps as before."""
+    page = open_page(browser, app_url, locale="es-ES")
+    try:
+        open_tab(page, "decoder")
+        wait_chart(page, 0, preview=True)
+        set_number(page, "#max-new", 1000000)
+        page.click("#step-btn")
+        page.wait_for_selector("#decoder-status .status.error")
+        status = page.locator("#decoder-status").inner_text()
+        assert status.startswith(ES["error"]) and "1000000" in status and "debe estar entre 1 y" in status
+        assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()
+        set_number(page, "#max-new", 20)
+        page.click("#step-btn")
+        wait_chips(page, "#generated-text", 1)
+        wait_chart(page, 1)
+        assert not page.locator("#next-token-chart").evaluate("(e) => e.classList.contains('busy')")
+    finally:
+        page.context.close()

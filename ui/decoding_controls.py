@@ -8,7 +8,7 @@ in the table shows up here, in the saved settings and in the chart's legend with
 file. In greedy mode the knobs that only apply when sampling (warpers) and the seed are greyed out.
 It turns the controls' values into the workspace's settings (`read`), the values the browser
 keeps (`saved`) and back (`restore`).
-What is left out: events (the Decoder tab wires them) and validation (the engine's).
+What is left out: events (the Decoder tab wires them) and validation (the engine's: `gradio_bounds.py`).
 """
 
 import math
@@ -17,6 +17,7 @@ import gradio as gr
 
 from visualizer.engine.knobs import KNOBS
 from visualizer.engine.limits import DEFAULT_NEW_TOKENS, DEFAULT_TOP_N, MAX_TOP_N
+from .gradio_bounds import engine_checks_bounds
 
 GREEDY, SAMPLING = "greedy", "sampling"
 
@@ -45,6 +46,7 @@ class DecodingControls:
                                    min_width=200)
             self.max_new = gr.Number(min(DEFAULT_NEW_TOKENS, max_new), label=i18n("max_new_tokens"), precision=0,
                                      minimum=1, maximum=max_new, elem_id="max-new", min_width=200)
+        engine_checks_bounds(*self.components()[1:])  # refused in the page's language, not in Gradio's English
 
     @staticmethod
     def _knob_control(knob, vocab, i18n):

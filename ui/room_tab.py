@@ -30,6 +30,7 @@ from visualizer.engine.conversation import conversation_json
 from visualizer.engine.knobs import KNOB_BY_NAME
 
 from .api_room import LIGHT
+from .gradio_bounds import engine_checks_bounds
 from .presets import default_name, preset
 from .room_handlers import RoomHandlers
 from .texts import TEXTS
@@ -132,6 +133,7 @@ def _attendee_panel(ctx, c, i18n):
         with gr.Row(equal_height=True, visible=False, elem_id="room-draw-row") as c["draw_row"]:
             c["seed"] = gr.Number(None, label=i18n("room_seed"), precision=0, minimum=0, elem_id="room-seed", scale=3,
                                   min_width=200)
+            engine_checks_bounds(c["seed"])
             c["sample_btn"] = gr.Button(i18n("room_sample_btn"), elem_id="room-sample-btn", scale=1, min_width=120)
         c["my_chart"] = gr.Plot(visible=False, show_label=False, elem_id="room-my-chart")
 
@@ -181,10 +183,12 @@ def _settings_inputs(shared, i18n):
 def _knob_control(knob, i18n):
     """A knob's own control (from the knob table): a number for whole knobs, a slider for the others."""
     if knob.kind is int:
-        return gr.Number(knob.default, label=i18n(knob.name), precision=0, minimum=knob.off,
-                         elem_id=f"room-{knob.elem_id}")
-    return gr.Slider(max(knob.low, 0.01), knob.high, value=knob.default, step=knob.step, label=i18n(knob.name),
-                     elem_id=f"room-{knob.elem_id}")
+        control = gr.Number(knob.default, label=i18n(knob.name), precision=0, minimum=knob.off,
+                            elem_id=f"room-{knob.elem_id}")
+    else:
+        control = gr.Slider(max(knob.low, 0.01), knob.high, value=knob.default, step=knob.step, label=i18n(knob.name),
+                            elem_id=f"room-{knob.elem_id}")
+    return engine_checks_bounds(control)[0]
 
 
 def _wire_events(handlers, c, demo, model_limit):

@@ -14,6 +14,7 @@ from visualizer.engine.conversation import conversation_json
 
 from .client_js import clears_busy
 from .compare_actions import CompareActions
+from .gradio_bounds import engine_checks_bounds
 from .presets import compare_pair
 from .shared import PageSession
 
@@ -48,6 +49,7 @@ def build(ctx, shared):
         with gr.Row(equal_height=True):
             pair_steps = gr.Slider(1, min(256, ctx.settings.max_new_tokens), value=48, step=1,
                                    label=i18n("compare_steps"), elem_id="compare-steps", scale=3)
+            engine_checks_bounds(pair_steps)
             pair_button = gr.Button(i18n("run_both"), variant="primary", elem_id="compare-pair-btn", scale=1)
         pair_divergence = gr.HTML(elem_id="compare-pair-divergence", js_on_load=clears_busy("compare-pair-charts"))
         with gr.Row(equal_height=False, elem_id="compare-pair-charts"):
