@@ -557,3 +557,30 @@ def test_a_number_typed_past_its_box_is_refused_in_the_pages_language(browser, a
         assert not page.locator("#next-token-chart").evaluate("(e) => e.classList.contains('busy')")
     finally:
         page.context.close()
+
+
+def test_an_edit_of_the_conversation_undone_gives_the_tokens_back(browser, app_url):
+    """A message added to the conversation started the decoder afresh without a word, and the tokens were
+    gone for good even once the message was deleted again (found by hand in Spanish). Now the Decoder says
+    why it starts again, and the same conversation again brings every token back."""
+    page = open_page(browser, app_url, locale="es-ES")
+    try:
+        open_tab(page, "decoder")
+        wait_chart(page, 0, preview=True)
+        for count in (1, 2, 3):
+            page.click("#step-btn")
+            wait_chips(page, "#generated-text", count)
+        open_tab(page, "conversation")
+        rows = page.locator("#message-rows textarea").count()
+        page.click("#add-message-btn")
+        page.wait_for_function(f"document.querySelectorAll('#message-rows textarea').length === {rows + 1}")
+        open_tab(page, "decoder")
+        wait_text(page, "#decoder-status", ES["prompt_changed"].format(count=3).split(".")[0])
+        assert chip_count(page, "#generated-text") == 0
+        open_tab(page, "conversation")
+        page.locator("#message-rows button", has_text="✕").last.click()
+        page.wait_for_function(f"document.querySelectorAll('#message-rows textarea').length === {rows}")
+        open_tab(page, "decoder")
+        wait_chips(page, "#generated-text", 3)
+    finally:
+        page.context.close()

@@ -223,6 +223,8 @@ class DecoderActions:
         if not message:
             if decoder.stop:
                 message, kind = stop_message(decoder.stop, texts, records and records[-1].forced), "done"
+            elif not records and session.workspace.tokens_set_aside:
+                message, kind = texts["prompt_changed"].format(count=session.workspace.tokens_set_aside), "info"
             elif not records:
                 message, kind = texts["preview"], "info"
         pending = max(0, session.waiting_changes - 1)  # a Stop behind paints nothing: not counted

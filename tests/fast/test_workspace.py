@@ -36,6 +36,30 @@ def test_the_prompt_is_rendered_once_per_change(workspace, tiny, monkeypatch):
     assert workspace.decoder() is not decoder and len(calls) == 2
 
 
+def test_an_edit_undone_gives_the_decoders_tokens_back(workspace, tiny, engine):
+    """An attendee's tokens went away for good when the conversation changed, even when the edit was then
+    undone (found by hand): the previous prompt's decoder is set aside, pool rows given back, and comes back
+    whole; the steps after equal those of a decoder never set aside."""
+    decoder = workspace.decoder()
+    ids = [decoder.step().id for _ in range(3)]
+    edited = CONVERSATION + [{"role": "user", "content": "And in French?"}]
+    workspace.set_conversation(edited)
+    fresh = workspace.decoder()
+    assert fresh is not decoder and not fresh.generated and workspace.tokens_set_aside == 3
+    assert decoder.branch.handle is None  # its pool rows given back
+    fresh.step()
+    workspace.set_conversation(CONVERSATION)
+    assert workspace.decoder() is decoder and decoder.generated == ids
+    assert workspace.tokens_set_aside == 1  # the edited prompt's one token, set aside in turn
+    following = [decoder.step().id for _ in range(2)]
+    alone = Workspace(tiny, engine, messages=CONVERSATION).decoder()
+    assert [alone.step().id for _ in range(5)] == ids + following
+    workspace.set_conversation(CONVERSATION + [{"role": "user", "content": "Why?"}])
+    workspace.decoder()
+    workspace.set_conversation(edited)  # a third prompt: only the one before it is kept
+    assert not workspace.decoder().generated
+
+
 def test_display_settings_never_discard_tokens(workspace):
     decoder = workspace.decoder()
     ids = [decoder.step().id for _ in range(3)]

@@ -73,6 +73,8 @@ EN = {
     "running": "Running… press Stop ■ to stop.",
     "no_step": "Press Step ▶ (or the → key) to run the first forward pass.",
     "preview": "Before the first step: the distribution for the first new token.",
+    "prompt_changed": "The conversation changed, so the decoder starts again on its new prompt. The {count} "
+                      "tokens made before come back if you undo the edit.",
     "compare_greedy": "Greedy",
     "compare_sampled": "Sampled",
     "compare_settings": "The sampled branch draws with {what} (seed {seed}): the Decoder tab's settings.",
@@ -152,6 +154,8 @@ ES = {
     "running": "Generando… pulsa Parar ■ para parar.",
     "no_step": "Pulsa Paso ▶ (o la tecla →) para ejecutar la primera pasada.",
     "preview": "Antes del primer paso: la distribución del primer token nuevo.",
+    "prompt_changed": "La conversación ha cambiado: el decodificador empieza de nuevo con el nuevo prompt. Los "
+                      "{count} tokens de antes vuelven si deshaces la edición.",
     "compare_greedy": "Greedy",
     "compare_sampled": "Sampling",
     "compare_settings": "La rama con sampling sortea con {what} (semilla {seed}): los ajustes de la pestaña Decodificador.",

@@ -5,7 +5,9 @@ A `Workspace` is the one API the web handlers, the HTTP API and the CLI drive:
   change (`prompt()`), never per step;
 - decoding choices (`configure`: sampling settings, candidates shown, max new tokens) apply to the
   existing decoder and lockstep pair: changing them never discards a token;
-- the Decoder for the current prompt (`decoder()`: rebuilt only when the prompt's ids change),
+- the Decoder for the current prompt (`decoder()`: rebuilt only when the prompt's ids change; the
+  one it replaces, if it made tokens, is set aside with its pool rows given back, and comes back
+  with every token if the prompt's ids come back: an edit undone loses nothing),
   the greedy-vs-sampled `Lockstep` (`lockstep()`), and the prompt A vs B pair (`start_pair`);
 - token lookup from what a user types (`lookup_token`);
 - `snapshot()` / `restore()`: plain data a browser keeps, restored in one pass over the ids.
@@ -70,6 +72,7 @@ class Workspace:
         self.options = options
         self._prompt = None
         self._decoder = None
+        self._aside = None  # the previous prompt's decoder, with its tokens (no pool rows)
         self._lockstep = None
         self.pair = None  # Lockstep.a_vs_b, made by start_pair
 
@@ -130,13 +133,30 @@ class Workspace:
 
     # The Decoder tab.
     def decoder(self):
-        """The decoder of the current prompt: kept while the prompt's ids stay the same."""
+        """The decoder of the current prompt: kept while the prompt's ids stay the same; when they change,
+        the one set aside comes back if it was made on them, else a new one starts."""
         ids = self.prompt().ids
         if self._decoder is None or tuple(self._decoder.prompt_ids) != ids:
-            self.drop_decoder()
-            options = self.options
-            self._decoder = Decoder(self._engine(), list(ids), options.sampling, options.max_new_tokens, options.top_n)
+            previous, aside = self._decoder, self._aside
+            self._decoder = self._aside = None
+            if aside is not None and tuple(aside.prompt_ids) == ids:
+                self._decoder = aside
+                aside.use_settings(self.options.sampling, self.options.top_n, self.options.max_new_tokens)
+            elif aside is not None:
+                aside.evict()
+            if previous is not None:
+                previous.evict()
+                self._aside = previous if previous.generated else None
+            if self._decoder is None:
+                options = self.options
+                self._decoder = Decoder(self._engine(), list(ids), options.sampling, options.max_new_tokens,
+                                        options.top_n)
         return self._decoder
+
+    @property
+    def tokens_set_aside(self):
+        """How many tokens the decoder of the previous prompt holds (0: none is set aside)."""
+        return len(self._aside.generated) if self._aside is not None else 0
 
     @property
     def existing_decoder(self):
@@ -238,7 +258,7 @@ class Workspace:
 
     # Memory.
     def nbytes(self):
-        states = (self._decoder, self._lockstep, self.pair)
+        states = (self._decoder, self._aside, self._lockstep, self.pair)
         return sum(state.nbytes() for state in states if state is not None)
 
     def evict(self):
