@@ -185,11 +185,12 @@ def test_3_an_answer_stalled_on_its_way_out_never_draws_over_newer_ones(browser,
 
 
 @contextlib.contextmanager
-def decoder_page(browser, app_url, script):
-    """A page with `script` run before the app's, on the Decoder's preview; closed after."""
-    context = browser.new_context(viewport=PROJECTOR)
+def decoder_page(browser, app_url, script=None, locale="en-US"):
+    """A page (with `script` run before the app's) on the Decoder's preview; closed after."""
+    context = browser.new_context(viewport=PROJECTOR, locale=locale)
     context.set_default_timeout(30_000)
-    context.add_init_script(script)
+    if script:
+        context.add_init_script(script)
     page = context.new_page()
     try:
         page.goto(app_url)
@@ -540,10 +541,7 @@ def test_a_number_typed_past_its_box_is_refused_in_the_pages_language(browser, a
     Gradio's English toast ("Value ... is greater than maximum value ...", twice) and left the chart
     greyed out (found by hand in Spanish). Now the engine refuses it in the status line, in Spanish;
     a value in range then steps as before."""
-    page = open_page(browser, app_url, locale="es-ES")
-    try:
-        open_tab(page, "decoder")
-        wait_chart(page, 0, preview=True)
+    with decoder_page(browser, app_url, locale="es-ES") as page:
         set_number(page, "#max-new", 1000000)
         page.click("#step-btn")
         page.wait_for_selector("#decoder-status .status.error")
@@ -555,18 +553,13 @@ def test_a_number_typed_past_its_box_is_refused_in_the_pages_language(browser, a
         wait_chips(page, "#generated-text", 1)
         wait_chart(page, 1)
         assert not page.locator("#next-token-chart").evaluate("(e) => e.classList.contains('busy')")
-    finally:
-        page.context.close()
 
 
 def test_an_edit_of_the_conversation_undone_gives_the_tokens_back(browser, app_url):
     """A message added to the conversation started the decoder afresh without a word, and the tokens were
     gone for good even once the message was deleted again (found by hand in Spanish). Now the Decoder says
     why it starts again, and the same conversation again brings every token back."""
-    page = open_page(browser, app_url, locale="es-ES")
-    try:
-        open_tab(page, "decoder")
-        wait_chart(page, 0, preview=True)
+    with decoder_page(browser, app_url, locale="es-ES") as page:
         for count in (1, 2, 3):
             page.click("#step-btn")
             wait_chips(page, "#generated-text", count)
@@ -582,5 +575,18 @@ def test_an_edit_of_the_conversation_undone_gives_the_tokens_back(browser, app_u
         page.wait_for_function(f"document.querySelectorAll('#message-rows textarea').length === {rows}")
         open_tab(page, "decoder")
         wait_chips(page, "#generated-text", 3)
-    finally:
-        page.context.close()
+
+
+def test_spanish_words_on_the_step_panel_and_at_the_end_of_compare(browser, app_url):
+    """Found by hand in Spanish: the step panel said "+1 nuevos" and called the token's rank "posición" (the
+    Inside tab's word for a place in the text), and Compare's run to the end ended on an empty status line."""
+    with decoder_page(browser, app_url, locale="es-ES") as page:
+        set_number(page, "#max-new", 3)
+        page.click("#step-btn")
+        wait_chips(page, "#generated-text", 1)
+        cells = page.locator("#step-stats .stats > div").all_inner_texts()
+        assert any("+1" in cell and "nuevo (" in cell for cell in cells), cells
+        assert any("puesto 1" in cell for cell in cells), cells
+        open_tab(page, "compare")
+        page.click("#compare-run-btn")
+        wait_text(page, "#compare-status", ES["compare_done"])

@@ -59,10 +59,11 @@ class AppContext:
     def error_text(self, error, request):
         """An InputError in the request's language: its code's template, else its English line."""
         texts = self.texts(request)
-        template = texts.get(f"error_{getattr(error, 'code', None)}")
+        code = getattr(error, "code", None)
+        params = dict(getattr(error, "params", None) or {})
+        template = texts.get(f"error_{code}_{params.get('reason')}") or texts.get(f"error_{code}")
         if not template:
             return str(error)
-        params = dict(error.params)
         if "name" in params:
             params["name"] = texts.get(f"field_{params['name']}", params["name"])
         try:

@@ -11,7 +11,7 @@ What is left out: the timeline over steps (`charts.py`) and the step panel (`dec
 
 from visualizer.engine.records import Candidate
 
-from .views import esc
+from .views import esc, whole
 
 
 def chart_candidates(record):
@@ -64,7 +64,7 @@ def next_token_chart(record, settings, texts, title=None, position=None, clickab
         f'<span><i class="sw cut"></i>{esc(texts["chart_cut"])}</span></div>'
     )
     facts = texts["chart_facts_one" if record.kept == 1 else "chart_facts"].format(entropy=f"{record.entropy:.2f}",
-                                                                                    kept=f"{record.kept:,}")
+                                                                                    kept=whole(record.kept))
     hint = f'<div class="ntc-hint">{esc(texts["chart_click_hint"])}</div>' if clickable else ""
     return (
         f'<div class="ntc{" clickable" if clickable else ""}" data-step="{record.index}" '

@@ -82,9 +82,11 @@ class CompareActions:
                 action(lockstep)
                 if end_run:
                     session.data["stop"] = False
+                done = texts["compare_done"] if lockstep.finished else ""
                 return stamp({**self._lockstep_view(lockstep, texts, charts=True),
-                              self.ui.status: status_html("", pending=max(0, session.waiting_changes - 1),
-                                                          texts=texts)}, session)
+                              self.ui.status: status_html(done, "done" if done else "info",
+                                                          pending=max(0, session.waiting_changes - 1), texts=texts)},
+                             session)
         return self.page.answer(request, self.ui.status, act)
 
     def _lockstep_view(self, lockstep, texts, charts):

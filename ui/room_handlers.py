@@ -16,6 +16,7 @@ import secrets
 import gradio as gr
 
 from visualizer.engine.errors import InputError
+from visualizer.engine.tokens import visible_whitespace
 from visualizer.serving.room_export import room_csv, room_json
 
 from .room_charts import answer_figures, timeline_figure
@@ -61,7 +62,7 @@ class RoomHandlers:
         def act(texts):
             state = self.rooms.commit(code, key, token if how == "token" else how, self.ctx.address(request))
             last = state["committed_tokens"][-1]
-            message = texts["room_committed_message"].format(token=repr(last["text"]), step=state["step"])
+            message = texts["room_committed_message"].format(token=quoted(last["text"]), step=state["step"])
             return {**self._views(code, joined, True, request), "status": status_html(message, "done")}
         return self._act(act, request)
 
@@ -109,14 +110,14 @@ class RoomHandlers:
     def answer(self, code, typed, watching, request=None):
         def act(texts):
             answer = self.rooms.answer(code, self.ctx.attendee(request), typed)
-            message = texts["room_answer_message"].format(step=answer["step"], token=repr(answer["text"]))
+            message = texts["room_answer_message"].format(step=answer["step"], token=quoted(answer["text"]))
             return {**self._views(code, True, watching, request), "status": status_html(message, "done")}
         return self._act(act, request)
 
     def sample(self, code, seed, watching, request=None):
         def act(texts):
             drawn = self.rooms.sample(code, self.ctx.attendee(request), seed)
-            message = texts["room_answer_message"].format(step=drawn["step"], token=repr(drawn["text"]))
+            message = texts["room_answer_message"].format(step=drawn["step"], token=quoted(drawn["text"]))
             return {**self._views(code, True, watching, request), "status": status_html(message, "done")}
         return self._act(act, request)
 
@@ -171,3 +172,8 @@ class RoomHandlers:
             return act(texts)
         except InputError as error:
             return {"status": error_html(self.ctx.error_text(error, request), texts)}
+
+
+def quoted(token_text):
+    """« The» as «␣The»: a token in a status line, its spaces visible (Python's quotes read as code)."""
+    return f"«{visible_whitespace(token_text)}»"

@@ -10,7 +10,7 @@ What is left out: figures (`room_charts.py`) and what a state holds (`serving/ro
 from visualizer.engine.tokens import visible_whitespace
 
 from .qr_svg import qr_svg
-from .views import esc
+from .views import esc, whole
 
 PROMPT_TAIL_CHARS = 600  # the end of a long prompt an attendee sees above the answer
 
@@ -113,11 +113,6 @@ def _mine_html(state, mine, vocab_size, texts):
     elif not state["revealed"]:
         lines.append(f'<div class="room-note">{esc(texts["room_change_until_reveal"])}</div>')
     return f'<div class="room-mine">{"".join(lines)}</div>'
-
-
-def whole(number):
-    """12345 -> "12 345" (a narrow space groups digits the same way in English and Spanish)."""
-    return f"{int(number):,}".replace(",", "\u202f")
 
 
 def percent(probability):

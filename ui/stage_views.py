@@ -11,7 +11,7 @@ What is left out: the knobs themselves (the tab's controls) and the lens and att
 
 from visualizer.engine.tokens import visible_whitespace
 
-from .views import esc
+from .views import esc, whole
 
 
 def stages_html(view, texts):
@@ -36,14 +36,14 @@ def _row(stage, texts):
     elif not stage["on"]:
         name += f" · {texts['stage_off']}"
     if stage["removed"]:
-        effect = texts["stage_removed"].format(count=f"{stage['removed']:,}", mass=percent(stage["removed_mass"]))
+        effect = texts["stage_removed"].format(count=whole(stage['removed']), mass=percent(stage["removed_mass"]))
     else:
         effect = texts["stage_removed_none"]
     cells = "".join(_cell(prob, cut) for prob, cut in zip(stage["probs"], stage["cut"]))
     classes = f"stage-{stage['name']}" + ("" if stage["on"] else " off")
     return (f'<tr class="{classes}" data-stage="{esc(stage["name"])}" data-kept="{stage["kept"]}">'
             f'<th class="name">{esc(name)}<small>{esc(effect)}</small></th>{cells}'
-            f'<td class="left">{stage["kept"]:,}</td></tr>')
+            f'<td class="left">{whole(stage["kept"])}</td></tr>')
 
 
 def _cell(prob, cut):

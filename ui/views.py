@@ -21,6 +21,12 @@ def esc(value):
     return "".join(_TEMPLATE_CHARS.get(char, char) for char in escaped)
 
 
+def whole(number):
+    """12345 -> "12 345": a narrow space groups digits alike in English and Spanish (where "49,152" reads as
+    49 and a fraction)."""
+    return f"{int(number):,}".replace(",", "\u202f")
+
+
 def header_html(loaded, texts, language, ready=False):
     """Title, model badge and the presenter switch; `data-title` is the page title the page's script sets;
     `ready`: made by the page load (the page has its session token)."""

@@ -81,7 +81,7 @@ def test_stage_table_has_a_row_per_stage_in_order_with_what_each_removed():
     html = stages_html(stage_payload(), EN)
     order = [html.index(f'data-stage="{name}"') for name in ["raw", *(knob.name for knob in KNOBS), "final"]]
     assert order == sorted(order)
-    assert "top-k 50" in html and "removed 49,000 (25% of the probability)" in html
+    assert "top-k 50" in html and "removed 49\u202f000 (25% of the probability)" in html
     assert 'class="stage-min_p off"' in html and EN["stages_greedy"] in html and html.count("✕") == 2
     for texts in (EN, ES):
         for name in ["raw", *(knob.name for knob in KNOBS), "final"]:

@@ -5,7 +5,8 @@ HTML (no tag, no `${...}` a gr.HTML template would run) and in plotly labels (no
 """
 
 from ui.room_charts import answer_figures, plot_text, timeline_figure
-from ui.room_views import attendee_html, banner_html, chips_html, percent, whole
+from ui.room_views import attendee_html, banner_html, chips_html, percent
+from ui.views import whole
 from ui.texts import EN, ES
 
 HOSTILE = "<img src=x onerror=alert(1)>${alert(2)}`"

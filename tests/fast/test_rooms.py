@@ -228,8 +228,14 @@ def test_limits_rooms_attendees_rate_and_idle_expiry(tiny, clock):
     clock.now += 2
     assert store.codes() == [code]
     clock.now += 600
-    with pytest.raises(InputError, match="no open room"):
+    with pytest.raises(InputError, match=f"room {code} has been closed"):  # not "no open room": found by hand
         store.state(code)
+    other = open_room(store)
+    store.close(other, KEY)
+    with pytest.raises(InputError, match=f"room {other} has been closed"):
+        store.answer(other.lower(), "attendee-0", " the")
+    with pytest.raises(InputError, match="no open room"):
+        store.state("ZZZZZ")
 
 
 def test_wrong_keys_lock_an_address_out_for_a_minute(tiny, clock):

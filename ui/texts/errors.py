@@ -2,7 +2,8 @@
 
 English comes from the engine's own templates (`engine/errors.py`), so it is written once; Spanish
 uses the same `str.format` fields. The UI shows a field name (seed, top-k, ...) in the user's
-language through `field_<name>` keys.
+language through `field_<name>` keys, and an error with a `reason` its own `error_<code>_<reason>` where there is one
+(a message ended by its end marker or by max new tokens: what to do differs).
 What is left out: the CLI's own flag messages (English only, as the CLI is).
 """
 
@@ -11,7 +12,10 @@ from visualizer.engine.errors import MESSAGES
 EN = {f"error_{code}": template for code, template in MESSAGES.items()}
 EN.update({"field_seed": "seed", "field_top": "candidates", "field_steps": "steps", "field_token id": "token id",
            "field_max new tokens": "max new tokens", "field_the typed token": "the typed token",
-           "field_layer": "layer", "field_head": "head"})
+           "field_layer": "layer", "field_head": "head",
+           "error_message_ended_eos": "the message has ended (the model wrote its end marker): undo or reset to go on",
+           "error_message_ended_max_tokens": "the message has reached max new tokens: raise it, undo or reset to go "
+                                             "on"})
 
 ES = {
     "error_not_text": "{name} debe ser texto",
@@ -45,6 +49,10 @@ ES = {
     "error_empty_prompt": "el prompt está vacío: no hay nada que continuar",
     "error_needs_weights": "para decodificar hacen falta los pesos del modelo: {model} está cargado solo con el tokenizer",
     "error_message_ended": "el mensaje ha terminado ({reason}): deshaz o reinicia para seguir",
+    "error_message_ended_eos": "el mensaje ha terminado (el modelo escribió su etiqueta de cierre): deshaz o reinicia "
+                               "para seguir",
+    "error_message_ended_max_tokens": "el mensaje ha llegado al máximo de tokens nuevos: súbelo, deshaz o reinicia "
+                                      "para seguir",
     "error_both_ended": "los dos mensajes han terminado: reinicia para seguir",
     "error_not_one_token": "{typed!r} son {count} tokens [{ids}]: escribe un token cada vez (o #id)",
     "error_nothing_typed": "escribe primero un token: su texto, o #id",
@@ -63,6 +71,7 @@ ES = {
     "error_pool_full": "la memoria del servidor para conversaciones está llena ahora mismo: prueba dentro de un momento",
     "error_room_not_found": "ninguna sala abierta tiene el código {room!r}: revisa el código (las salas se cierran "
                             "cuando nadie las usa)",
+    "error_room_closed": "la sala {room} se ha cerrado: pide el código nuevo si hay otra",
     "error_too_many_rooms": "el servidor tiene todas las salas que puede atender ({limit}): cierra una antes",
     "error_room_full": "la sala {room} está llena ({limit} personas)",
     "error_not_instructor": "solo quien imparte el taller puede hacer esto: la clave de docente no coincide",

@@ -71,6 +71,7 @@ MESSAGES = {
     "pool_full": "the server's memory for conversations is full right now: try again in a moment",
     # Rooms (serving/rooms.py, serving/room.py).
     "room_not_found": "no open room has the code {room!r}: check the code (rooms close when idle)",
+    "room_closed": "room {room} has been closed: ask for the new code if there is one",
     "too_many_rooms": "the server has as many rooms as it can hold ({limit}): close one first",
     "room_full": "room {room} is full ({limit} people)",
     "not_instructor": "only the instructor can do this: the instructor key does not match",

@@ -11,7 +11,9 @@ here for every route:
   draws per attendee and room, guesses of at most `room_answer_chars` characters;
 - a room nobody acted in (joins, answers, the instructor's actions; not watching it) for
   `room_idle_timeout_s` is closed and its pool row given back;
-- codes are 5 characters from an alphabet without look-alikes (no 0/O, 1/I/L), read case-insensitively.
+- codes are 5 characters from an alphabet without look-alikes (no 0/O, 1/I/L), read case-insensitively;
+  an action on a room closed since the server started (by its instructor or when idle; the last
+  `CLOSED_KEPT` codes) is told that it closed, not that no room has its code.
 Attendees are opaque strings the web layer derives from its client cookie (never the cookie itself).
 `with_instructor_key(settings)` gives settings with a key, making a random one when none is set.
 What is left out: HTTP, cookies and languages (`ui/api_room.py`, the room tab).
@@ -38,6 +40,7 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 5
 KEY_FAILURES = 30  # wrong instructor keys per address and minute
 FILE_NAME = "rooms.json"
+CLOSED_KEPT = 256  # codes of closed rooms remembered, to tell their attendees the room closed
 
 
 def with_instructor_key(settings):
@@ -59,6 +62,7 @@ class RoomStore:
         self.clock = clock
         self._lock = threading.Lock()  # guards _rooms, _failures and _answer_times
         self._rooms = {}
+        self._closed = collections.OrderedDict()  # code -> None: rooms closed lately, oldest first
         self._failures = collections.defaultdict(collections.deque)  # address -> wrong-key times
         self._answer_times = collections.defaultdict(collections.deque)  # (code, attendee) -> times
         self._file = RoomFile(path, loaded.name) if path is not None else None
@@ -116,6 +120,7 @@ class RoomStore:
         with self._acting(code, key, address) as room:
             with self._lock:
                 self._rooms.pop(room.code, None)
+                self._remember_closed([room.code])
             room.evict()
 
     def check_key(self, key, address=None):
@@ -170,6 +175,7 @@ class RoomStore:
         with self._lock:
             idle = [code for code, room in self._rooms.items() if room.last_active < deadline]
             closed = [self._rooms.pop(code) for code in idle]
+            self._remember_closed(idle)
             for key in [key for key in self._answer_times if key[0] in idle]:
                 del self._answer_times[key]
         for room in closed:
@@ -178,6 +184,12 @@ class RoomStore:
         if closed:
             self._save()
         return len(closed)
+
+    def _remember_closed(self, codes):
+        for code in codes:
+            self._closed[code] = None
+        while len(self._closed) > CLOSED_KEPT:
+            self._closed.popitem(last=False)
 
     def flush(self):
         if self._file is not None:
@@ -197,6 +209,8 @@ class RoomStore:
             self.check_key(key, address)
         with self._lock:
             room = self._rooms.get(normalize_code(code))
+            if room is None and normalize_code(code) in self._closed:
+                raise refuse("room_closed", room=normalize_code(code))
             if room is None:
                 raise refuse("room_not_found", room=str(code)[:16])
             if counted:
