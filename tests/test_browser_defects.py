@@ -579,7 +579,8 @@ def test_an_edit_of_the_conversation_undone_gives_the_tokens_back(browser, app_u
 
 def test_spanish_words_on_the_step_panel_and_at_the_end_of_compare(browser, app_url):
     """Found by hand in Spanish: the step panel said "+1 nuevos" and called the token's rank "posición" (the
-    Inside tab's word for a place in the text), and Compare's run to the end ended on an empty status line."""
+    Inside tab's word for a place in the text), Compare's run to the end ended on an empty status line, and
+    the Tokens tab named the second tokenizer in English."""
     with decoder_page(browser, app_url, locale="es-ES") as page:
         set_number(page, "#max-new", 3)
         page.click("#step-btn")
@@ -590,3 +591,24 @@ def test_spanish_words_on_the_step_panel_and_at_the_end_of_compare(browser, app_
         open_tab(page, "compare")
         page.click("#compare-run-btn")
         wait_text(page, "#compare-status", ES["compare_done"])
+        open_tab(page, "tokens")  # the second tokenizer's title was "Qwen/... (tokenizer only)" in English
+        wait_text(page, "#second-token-chips", "Qwen/Qwen3-4B-Thinking-2507")
+        assert "tokenizer only" not in page.locator("#second-token-chips").inner_text()
+
+
+def test_compare_takes_the_conversation_tabs_messages_as_a_or_b(browser, app_url):
+    """Compare's A and B held the notebook's Spanish pair whatever was loaded on the Conversation tab: redoing
+    the notebook's prompt A vs B on another conversation meant retyping JSON (found by hand)."""
+    page = open_page(browser, app_url, locale="es-ES")
+    try:
+        page.locator("#preset input").click()
+        page.get_by_role("option", name="Madrid en octubre (es)").click()
+        page.click("#load-preset-btn")
+        rows_include(page, "¿debería llevar abrigo?")
+        open_tab(page, "compare")
+        wait_text(page, "#compare-a-json", "fresa")
+        page.click("#compare-b-use-btn")
+        wait_text(page, "#compare-b-json", "¿debería llevar abrigo?")
+        assert "fresa" in page.locator("#compare-a-json").inner_text()  # A kept its own
+    finally:
+        page.context.close()

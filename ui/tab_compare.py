@@ -2,7 +2,8 @@
 
 Reads the Decoder tab's controls from `shared.controls` (the sampled branch draws with them), so
 it is built after the Decoder tab. Opening the tab shows both branches' first distributions; the
-A / B conversations start as the notebook's pair in the page's language (set on page load).
+A / B conversations start as the notebook's pair in the page's language (set on page load), and either
+takes the Conversation tab's messages with one click (a preset loaded there, an edit made there).
 What is left out: handler logic (`compare_actions.py`).
 """
 
@@ -42,10 +43,14 @@ def build(ctx, shared):
                 sampled_chart = gr.HTML(elem_id="compare-sampled-chart", js_on_load=clears_busy("compare-charts"))
         with gr.Row(equal_height=False):
             a_default, b_default = compare_pair(ctx.forced_language or "en")
-            json_a = gr.Code(conversation_json(a_default), language="json", label=i18n("compare_a"), interactive=True,
-                             elem_id="compare-a-json", wrap_lines=True, max_lines=14)
-            json_b = gr.Code(conversation_json(b_default), language="json", label=i18n("compare_b"), interactive=True,
-                             elem_id="compare-b-json", wrap_lines=True, max_lines=14)
+            with gr.Column(min_width=300):
+                json_a = gr.Code(conversation_json(a_default), language="json", label=i18n("compare_a"),
+                                 interactive=True, elem_id="compare-a-json", wrap_lines=True, max_lines=14)
+                use_a = gr.Button(i18n("compare_use_current"), size="sm", elem_id="compare-a-use-btn")
+            with gr.Column(min_width=300):
+                json_b = gr.Code(conversation_json(b_default), language="json", label=i18n("compare_b"),
+                                 interactive=True, elem_id="compare-b-json", wrap_lines=True, max_lines=14)
+                use_b = gr.Button(i18n("compare_use_current"), size="sm", elem_id="compare-b-use-btn")
         with gr.Row(equal_height=True):
             pair_steps = gr.Slider(1, min(256, ctx.settings.max_new_tokens), value=48, step=1,
                                    label=i18n("compare_steps"), elem_id="compare-steps", scale=3)
@@ -85,5 +90,12 @@ def build(ctx, shared):
         pair = compare_pair(ctx.language(request))
         return {json_a: conversation_json(pair[0]), json_b: conversation_json(pair[1])}
     gr.on([shared.demo.load], defaults, inputs=set(), outputs=[json_a, json_b], **shared.views_group)
+    for button, target in ((use_a, json_a), (use_b, json_b)):  # the Conversation tab's messages as A or B
+        gr.on([button.click], current_conversation, inputs=[shared.conversation], outputs=[target],
+              **shared.views_group)
     return SimpleNamespace(tab=tab, **vars(ui))
 
+
+def current_conversation(messages):
+    """The applied conversation as JSON for a box of Compare (nothing changes before the page has one)."""
+    return conversation_json(messages) if isinstance(messages, list) and messages else gr.skip()

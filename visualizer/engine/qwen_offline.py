@@ -85,7 +85,7 @@ _CHAT_TEMPLATE = r"""
 class QwenOfflineTokenizer(ChatTokenizer):
     """Qwen3-4B-Thinking-2507's tokenizer and chat template, from files already installed."""
 
-    name = f"{QWEN3_THINKING_SPEC} (tokenizer only)"
+    name = QWEN3_THINKING_SPEC  # tokenizer only: where that matters the UI says so in the page's language
     model_vocab_size = QWEN3_MODEL_VOCAB_SIZE
     eos_ids = (151643, 151645)  # <|endoftext|>, <|im_end|>
     template_options = ()
