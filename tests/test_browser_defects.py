@@ -612,3 +612,25 @@ def test_compare_takes_the_conversation_tabs_messages_as_a_or_b(browser, app_url
         assert "fresa" in page.locator("#compare-a-json").inner_text()  # A kept its own
     finally:
         page.context.close()
+
+
+def test_the_floating_labels_sit_above_the_chips_they_name(browser, app_url):
+    """Gradio floats a labelled gr.HTML's label over its content; the gap under it was padding inside the
+    scrolling box, so once the chips scrolled the label hid the first visible ones (found by hand on a
+    53-token answer). The scrolling box now starts below the label."""
+    with decoder_page(browser, app_url, locale="es-ES") as page:
+        page.click("#step-btn")
+        wait_chips(page, "#generated-text", 1)
+        open_tab(page, "compare")
+        page.click("#compare-step-btn")
+        page.wait_for_selector("#compare-greedy .chip")
+        for where in ("#compare-greedy", "#compare-sampled"):
+            assert_label_above(page, where)
+        open_tab(page, "decoder")
+        assert_label_above(page, "#generated-text")
+
+
+def assert_label_above(page, where):
+    label = page.locator(f"{where} label").first.bounding_box()
+    box = page.locator(f"{where} .html-container").bounding_box()
+    assert label["y"] + label["height"] <= box["y"] + 1, (where, label, box)
