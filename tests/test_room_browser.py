@@ -163,6 +163,10 @@ def test_instructor_and_three_attendees(browser, app):
     for page in (by_link, spanish, third):
         wait_text(page, "#room-attendee-view", "2 ·" if page is not spanish else "Paso 2")
     wait_text(instructor, "#room-chips", "The")
+    # What was committed stays said: a refresh sent before the commit's answer wiped it (found by hand).
+    wait_text(instructor, "#room-status", "Committed «")
+    instructor.wait_for_timeout(2500)  # two refreshes of the room
+    assert "Committed «" in instructor.locator("#room-status").inner_text()
 
     instructor.locator("#room-mode label", has_text="Sample").click()
     wait_text(third, "#room-attendee-view", "seed")
@@ -187,6 +191,11 @@ def test_instructor_and_three_attendees(browser, app):
     assert watcher.locator("#room-mode input[value='sample']").is_checked()  # the room's mode, not the default
     shot(watcher, "projector-es-1366x768", full_screen=True)
     shot(watcher, "projector-es-390x844", PHONE, full_screen=True)
+
+    # Closed: an attendee is told so, and the draw button that could only be refused goes (found by hand).
+    instructor.locator("#room-close-btn").click()
+    wait_text(third, "#room-status", f"room {code} has been closed")
+    third.wait_for_selector("#room-sample-btn", state="hidden")
     for page in (instructor, by_link, spanish, third, watcher):
         assert page.dialogs == [], f"a page opened dialogs: {page.dialogs}"
         page.context.close()

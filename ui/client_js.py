@@ -41,7 +41,8 @@ PAGE_JS = """
   window.llmVizPresenter = () => presenter(localStorage.getItem(%(key)s) === '1');
   window.llmVizPresenter();
   // An error whose status line is out of sight (scrolled away, or above the fold of a phone) is
-  // also shown at the bottom of the screen, as text, until clicked, another tab opened, or for 8 s.
+  // also shown at the bottom of the screen, as text, until clicked, another tab opened, its status
+  // line changed (the next answer), or for 8 s.
   const toast = document.createElement('div');
   toast.id = 'error-toast';
   toast.setAttribute('role', 'alert');
@@ -51,12 +52,15 @@ PAGE_JS = """
   let hideToast = null;
   const toasted = new Set();  // errors by data-at: Gradio may patch a status in place or draw it anew
   const inSight = (box) => box.top >= 0 && box.bottom <= window.innerHeight;
+  let toastedAt = null;  // the error the toast shows: gone from its status line (the next answer), the toast goes too
   new MutationObserver(() => {
+    if (!toast.hidden && !document.querySelector(`.status.error[data-at="${toastedAt}"]`)) toast.hidden = true;
     for (const error of document.querySelectorAll('.status.error[data-at]')) {
       if (toasted.has(error.dataset.at)) continue;
       toasted.add(error.dataset.at);
       if (error.offsetParent === null || inSight(error.getBoundingClientRect())) continue;
       toast.textContent = error.textContent;
+      toastedAt = error.dataset.at;
       toast.hidden = false;
       clearTimeout(hideToast);
       hideToast = setTimeout(() => { toast.hidden = true; }, 8000);

@@ -82,7 +82,8 @@ class CompareActions:
                 action(lockstep)
                 if end_run:
                     session.data["stop"] = False
-                done = texts["compare_done"] if lockstep.finished else ""
+                cut = any(branch.stop == "max_tokens" for branch in lockstep.branches)
+                done = texts["compare_done_max" if cut else "compare_done"] if lockstep.finished else ""
                 return stamp({**self._lockstep_view(lockstep, texts, charts=True),
                               self.ui.status: status_html(done, "done" if done else "info",
                                                           pending=max(0, session.waiting_changes - 1), texts=texts)},

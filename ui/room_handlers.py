@@ -121,9 +121,11 @@ class RoomHandlers:
             return {**self._views(code, True, watching, request), "status": status_html(message, "done")}
         return self._act(act, request)
 
-    def tick(self, code, joined, watching, seen, phase, request=None):
-        """The timer: fresh views when the room changed since `seen`, else nothing; a status line is
-        cleared once the room moved to another step, mode or phase (`phase`: the one shown): it was about the last."""
+    def tick(self, code, joined, watching, seen, phase, status=None, request=None):
+        """The timer: fresh views when the room changed since `seen`, else nothing; an error in the status
+        line is cleared once the room moved to another step, mode or phase (`phase`: the one shown): it was
+        about the last. Other lines stay: a tick sent before a Commit's answer came would wipe its "Committed
+        «X»: step N is open" (found by hand); a room closed hides the answer rows that can no longer answer."""
         if not code or not (joined or watching):
             return {"timer": gr.Timer(active=False)}
         try:
@@ -131,12 +133,15 @@ class RoomHandlers:
             if version == seen:
                 return {}
             views = self._views(code, joined, watching, request)
-            if phase is not None and views["phase"] != phase:
+            if phase is not None and views["phase"] != phase and 'class="status error"' in (status or ""):
                 views["status"] = ""
             return views
         except InputError as error:
             texts = self.ctx.texts(request)
-            return {"status": error_html(self.ctx.error_text(error, request), texts), "timer": gr.Timer(active=False)}
+            views = {"status": error_html(self.ctx.error_text(error, request), texts), "timer": gr.Timer(active=False)}
+            if error.code in ("room_closed", "room_not_found"):
+                views.update(guess_row=gr.Row(visible=False), draw_row=gr.Row(visible=False))
+            return views
 
     # Inside.
     def _views(self, code, joined, watching, request):

@@ -208,8 +208,8 @@ def _wire_events(handlers, c, demo, model_limit):
     for button, kind in ((c["json_btn"], "json"), (c["csv_btn"], "csv")):
         export = lambda code, key, request=None, kind=kind: handlers.export(code, key, kind, request)  # noqa: E731
         wire([button.click], export, ["code", "key"]).then(None, [c["export"]], None, js=DOWNLOAD_JS)
-    wire([c["timer"].tick], handlers.tick, ["code", "joined", "watching", "seen", "phase"], show_progress="hidden",
-         trigger_mode="once")
+    wire([c["timer"].tick], handlers.tick, ["code", "joined", "watching", "seen", "phase", "status"],
+         show_progress="hidden", trigger_mode="once")
     c["projector_btn"].click(None, js=PROJECTOR_ON_JS)
     c["exit_btn"].click(None, js=PROJECTOR_OFF_JS)
     tabs = ("tabs",) if "tabs" in c else ()

@@ -80,6 +80,7 @@ EN = {
     "compare_settings": "The sampled branch draws with {what} (seed {seed}): the Decoder tab's settings.",
     "compare_a": "Conversation A",
     "compare_done": "Both answers have ended: reset to start them again.",
+    "compare_done_max": "Both answers have ended, at least one at max new tokens: raise it to go on, or reset.",
     "compare_b": "Conversation B",
     "compare_use_current": "↑ Use the Conversation tab's messages",
     "compare_steps": "Steps",
@@ -163,6 +164,8 @@ ES = {
     "compare_settings": "La rama con sampling sortea con {what} (semilla {seed}): los ajustes de la pestaña Decodificador.",
     "compare_a": "Conversación A",
     "compare_done": "Las dos respuestas han terminado: reinicia para empezarlas de nuevo.",
+    "compare_done_max": "Las dos respuestas han terminado, alguna en el máximo de tokens nuevos: súbelo para seguir, "
+                        "o reinicia.",
     "compare_b": "Conversación B",
     "compare_use_current": "↑ Usar los mensajes de la pestaña Conversación",
     "compare_steps": "Pasos",
