@@ -30,6 +30,17 @@ def _slider_minimum(knob):
     return round(max(steps, 1 if lowest > 0 else 0) * knob.step, 10)
 
 
+def knob_control(knob, vocab, **common):
+    """One knob of the table as a control: a number box for a whole knob whose top is the vocabulary
+    (top-k), else a slider; range, step and default from the table, the bounds checked by the engine."""
+    if knob.kind is int and knob.high is None:
+        control = gr.Number(knob.default, minimum=_slider_minimum(knob), maximum=vocab, precision=0, **common)
+    else:
+        control = gr.Slider(_slider_minimum(knob), knob.high, value=knob.default, step=knob.step, **common)
+    engine_checks_bounds(control)
+    return control
+
+
 class DecodingControls:
     def __init__(self, ctx, i18n):
         vocab = ctx.loaded.vocab_size
@@ -39,22 +50,15 @@ class DecodingControls:
         self.knobs = {}
         with gr.Row(elem_classes="knobs"):
             for knob in KNOBS:
-                self.knobs[knob.name] = self._knob_control(knob, vocab, i18n)
+                self.knobs[knob.name] = knob_control(knob, vocab, label=i18n(knob.name), elem_id=knob.elem_id,
+                                                     interactive=knob.stage == "processor", min_width=200)
             self.seed = gr.Number(0, label=i18n("seed"), precision=0, minimum=0, elem_id="seed", interactive=False,
                                   min_width=200)
             self.top_n = gr.Slider(1, MAX_TOP_N, value=DEFAULT_TOP_N, step=1, label=i18n("top_n"), elem_id="top-n",
                                    min_width=200)
             self.max_new = gr.Number(min(DEFAULT_NEW_TOKENS, max_new), label=i18n("max_new_tokens"), precision=0,
                                      minimum=1, maximum=max_new, elem_id="max-new", min_width=200)
-        engine_checks_bounds(*self.components()[1:])  # refused in the page's language, not in Gradio's English
-
-    @staticmethod
-    def _knob_control(knob, vocab, i18n):
-        common = dict(label=i18n(knob.name), elem_id=knob.elem_id, interactive=knob.stage == "processor",
-                      min_width=200)
-        if knob.kind is int and knob.high is None:
-            return gr.Number(knob.default, minimum=_slider_minimum(knob), maximum=vocab, precision=0, **common)
-        return gr.Slider(_slider_minimum(knob), knob.high, value=knob.default, step=knob.step, **common)
+        engine_checks_bounds(self.seed, self.top_n, self.max_new)  # refused in the page's language, not Gradio's
 
     # What events read and write.
     def components(self):

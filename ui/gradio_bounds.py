@@ -17,7 +17,6 @@ from gradio.components import Number
 def engine_checks_bounds(*controls):
     for control in controls:
         control.preprocess = _rounding_only(control)
-    return controls
 
 
 def _rounding_only(control):

@@ -19,8 +19,7 @@ import gradio as gr
 
 from visualizer.engine.knobs import KNOBS
 
-from .decoding_controls import _slider_minimum as slider_minimum
-from .gradio_bounds import engine_checks_bounds
+from .decoding_controls import knob_control
 from .inside_actions import ALL, MEAN, InsideActions
 from .shared import PageSession
 
@@ -80,12 +79,7 @@ def build_inside_tab(ctx, shared):
 
 def _stage_knob(knob, vocab, i18n):
     """One knob of the table for the stage view: its own element id (#stage-top-k), always usable."""
-    common = dict(label=i18n(knob.name), elem_id=f"stage-{knob.elem_id}", min_width=160)
-    if knob.kind is int and knob.high is None:
-        control = gr.Number(knob.default, minimum=slider_minimum(knob), maximum=vocab, precision=0, **common)
-    else:
-        control = gr.Slider(slider_minimum(knob), knob.high, value=knob.default, step=knob.step, **common)
-    return engine_checks_bounds(control)[0]
+    return knob_control(knob, vocab, label=i18n(knob.name), elem_id=f"stage-{knob.elem_id}", min_width=160)
 
 
 def _model_shape(loaded):

@@ -52,17 +52,14 @@ class JoinAddress:
         page = urlsplit(referer or "")
         if not page.netloc:
             return f"?room={code}", True
-        path = page.path or "/"
+        netloc, reachable = page.netloc, True
         if is_loopback(page.hostname):
             shared = self.share_url()
             if shared:
                 return f"{shared.rstrip('/')}/?room={code}", True
             lan = self._lan_if_listening()
-            if not lan:
-                return urlunsplit((page.scheme, page.netloc, path, f"room={code}", "")), False
-            netloc = f"{lan}:{page.port}" if page.port else lan
-            return urlunsplit((page.scheme, netloc, path, f"room={code}", "")), True
-        return urlunsplit((page.scheme, page.netloc, path, f"room={code}", "")), True
+            netloc, reachable = (f"{lan}:{page.port}" if page.port else lan, True) if lan else (page.netloc, False)
+        return urlunsplit((page.scheme, netloc, page.path or "/", f"room={code}", "")), reachable
 
     def _lan_if_listening(self):
         if self.listen_host not in WILDCARD_HOSTS:

@@ -21,7 +21,7 @@ from visualizer.serving.room_export import room_csv, room_json
 
 from .room_charts import answer_figures, timeline_figure
 from .room_views import attendee_html, banner_html, chips_html
-from .views import error_html, status_html
+from .views import error_html, shows_error, status_html
 
 MAX_SEED = 9999  # a seed given to an attendee who has none (any seed may be typed)
 
@@ -133,7 +133,7 @@ class RoomHandlers:
             if version == seen:
                 return {}
             views = self._views(code, joined, watching, request)
-            if phase is not None and views["phase"] != phase and 'class="status error"' in (status or ""):
+            if phase is not None and views["phase"] != phase and shows_error(status):
                 views["status"] = ""
             return views
         except InputError as error:

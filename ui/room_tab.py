@@ -188,7 +188,8 @@ def _knob_control(knob, i18n):
     else:
         control = gr.Slider(max(knob.low, 0.01), knob.high, value=knob.default, step=knob.step, label=i18n(knob.name),
                             elem_id=f"room-{knob.elem_id}")
-    return engine_checks_bounds(control)[0]
+    engine_checks_bounds(control)
+    return control
 
 
 def _wire_events(handlers, c, demo, model_limit):

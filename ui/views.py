@@ -61,6 +61,11 @@ def status_html(message, kind="info", pending=0, texts=None, data=None):
     return f'<div class="status {esc(kind)}" role="status"{attributes}>{esc(message or "")}{queued}</div>'
 
 
+def shows_error(status):
+    """True when a status line's HTML (as `status_html` draws it) is an error."""
+    return 'class="status error"' in (status or "")
+
+
 def error_html(message, texts):
     return status_html(f'{texts["error"]}: {message}', "error")
 
