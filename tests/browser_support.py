@@ -9,6 +9,7 @@ status class), never sleeps. `LLM_VIZ_TEST_URL` points the tests at an app that 
 What is left out: the tests themselves.
 """
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -184,3 +185,21 @@ def type_json(page, selector, value):
 
 def streamed(page):
     return page.evaluate("window.__streamed")
+
+
+@contextlib.contextmanager
+def decoder_page(browser, app_url, script=None, locale="en-US"):
+    """A page (with `script` run before the app's) on the Decoder's preview; closed after."""
+    context = browser.new_context(viewport=PROJECTOR, locale=locale)
+    context.set_default_timeout(30_000)
+    if script:
+        context.add_init_script(script)
+    page = context.new_page()
+    try:
+        page.goto(app_url)
+        wait_loaded(page)
+        open_tab(page, "decoder")
+        wait_chart(page, 0, preview=True)
+        yield page
+    finally:
+        context.close()

@@ -2,27 +2,22 @@
 
 1 rows editable on load, after a preset and after an import, and a paste or a Backspace in a row
 reaching the conversation (found by hand later); 2 display settings keep the tokens;
-3 fast clicks and key presses all done, in order, key auto-repeat ignored, a Step then Stop at once
-shows the step; 4 projector layout, presenter switch, phone chart; 5 export on the first click,
+3 fast clicks and key presses (`test_browser_clicks.py`); 4 projector layout, presenter switch, phone chart; 5 export on the first click,
 import in the browser with a size limit; 6 sampling controls re-warp the shown distribution live,
 greyed out in greedy; 7 Decoder and Compare show their preview when opened; 8 Spanish everywhere;
 9 run to end sends O(1) per token and Stop shows every token made; 10 the smaller ones (role
 width, caption size, unapplied JSON, Compare's settings, legend colours, A vs B distributions,
 first-step feedback).
-What is left out: the main flows and screenshots (`test_browser.py`).
+What is left out: the main flows and screenshots (`test_browser.py`), the clicks (`test_browser_clicks.py`),
+the defects of later walkthroughs (`test_browser_walkthrough*.py`).
 """
 
-import contextlib
 import json
-import os
-import threading
-import time
 
 import pytest
 
-from browser_support import (PHONE, PROJECTOR, app_url, browser, chart_step, chip_count, chips, open_page, open_tab,  # noqa: F401
-                             page, rows_include, server_note, set_number, streamed, type_json, wait_chart, wait_chips,
-                             wait_loaded,
+from browser_support import (PHONE, app_url, browser, chart_step, chip_count, chips, open_page, open_tab,  # noqa: F401
+                             page, rows_include, set_number, streamed, type_json, wait_chart, wait_chips, wait_loaded,
                              wait_text)
 from ui.client_js import IMPORT_LIMIT
 from ui.presets import preset
@@ -100,184 +95,6 @@ def test_2_candidates_shown_and_max_new_tokens_keep_the_tokens(page):
     wait_chips(page, "#generated-text", 4)
     assert chips(page, "#generated-text").all_inner_texts()[:3] == before
     assert page.locator("#next-token-chart .ntc-row").count() <= 6  # 5 shown (and a forced outsider at most)
-
-
-def test_3_fast_clicks_and_keys_are_all_done_in_order(page):
-    open_tab(page, "decoder")
-    wait_chart(page, 0, preview=True)
-    page.evaluate("document.activeElement && document.activeElement.blur()")
-    for _ in range(5):
-        page.keyboard.press("ArrowRight")
-    wait_chips(page, "#generated-text", 5)
-    fast = chips(page, "#generated-text").all_inner_texts()
-    for _ in range(3):
-        page.keyboard.press("ArrowLeft")
-    wait_chips(page, "#generated-text", 2)
-    assert chips(page, "#generated-text").all_inner_texts() == fast[:2]
-    for _ in range(3):
-        page.click("#step-btn", delay=0)
-    wait_chips(page, "#generated-text", 5)
-    assert chips(page, "#generated-text").all_inner_texts() == fast  # greedy: the same tokens, in order
-
-    # A held key repeats: its repeats are not steps. Then one real press, then a forced token that
-    # replaces the step on show: queued after everything else, so when it shows, all is done.
-    page.evaluate("""() => { for (let i = 0; i < 4; i++) document.body.dispatchEvent(
-        new KeyboardEvent('keydown', {key: 'ArrowRight', repeat: true, bubbles: true})); }""")
-    page.keyboard.press("ArrowRight")
-    page.fill("#force-text input, #force-text textarea", "#42")
-    page.click("#force-typed-btn")
-    page.wait_for_selector("#generated-text .chip.forced")
-    assert chip_count(page, "#generated-text") == 6
-
-
-def test_3_step_then_stop_at_once_shows_the_step(page):
-    """Stop pressed while a Step is in the server (nothing runs): the Step's token still shows. (Before,
-    the Step saw another action of the page waiting, left the painting to it, and Stop paints nothing:
-    the page stayed a step behind; then the Step painted but counted the Stop as queued, a line that
-    never went away.)"""
-    open_tab(page, "decoder")
-    wait_chart(page, 0, preview=True)
-    for count, delay_ms in enumerate((0, 10, 20, 30, 40, 60), start=1):
-        page.evaluate("(delay) => { document.getElementById('step-btn').click(); "
-                      "setTimeout(() => document.getElementById('stop-btn').click(), delay); }", delay_ms)
-        page.wait_for_function(f"document.querySelectorAll('#generated-text .chip').length === {count}",
-                               timeout=15_000)
-        assert page.locator("#decoder-status .pending").count() == 0  # no "1 more queued" left for the Stop
-
-
-@pytest.mark.skipif(bool(os.environ.get("LLM_VIZ_TEST_URL")), reason="stalls a handler of the app in this process")
-def test_3_an_answer_stalled_on_its_way_out_never_draws_over_newer_ones(browser, app_url, monkeypatch):
-    """A Step's answer held between the session and Gradio's send (a thread stalled on a loaded server)
-    while four more steps are made and drawn: when it arrives, its one chip must not replace the five.
-    (It did: the page kept one chip for good; CI's fast-keys failure.)"""
-    from ui.shared import PageSession
-
-    original, held, release = PageSession.answer, threading.Event(), threading.Event()
-
-    def answer(self, request, status, action):
-        result = original(self, request, status, action)
-        if request.headers.get("x-stall-once") and not held.is_set():
-            held.set()
-            release.wait(600)  # the test lets it go (at the latest in its `finally`)
-        return result
-    monkeypatch.setattr(PageSession, "answer", answer)
-    page = open_page(browser, app_url, record=True)
-    try:
-        open_tab(page, "decoder")
-        wait_chart(page, 0, preview=True)
-        page.evaluate("document.activeElement && document.activeElement.blur()")
-        done_before = completed(page)
-        page.context.set_extra_http_headers({"x-stall-once": "1"})
-        page.keyboard.press("ArrowRight")
-        assert held.wait(60), "the first step's answer never came"
-        for _ in range(4):
-            page.keyboard.press("ArrowRight")
-        wait_chips(page, "#generated-text", 5)
-        release.set()
-        page.wait_for_function(f"window.__streamed.filter((m) => m.msg === 'process_completed').length "
-                               f">= {done_before + 5}")
-        page.evaluate("() => new Promise((done) => setTimeout(done, 500))")  # the page handles it a tick later
-        assert chip_count(page, "#generated-text") == 5
-        wait_chart(page, 5)
-    finally:
-        release.set()
-        page.context.close()
-
-
-@contextlib.contextmanager
-def decoder_page(browser, app_url, script=None, locale="en-US"):
-    """A page (with `script` run before the app's) on the Decoder's preview; closed after."""
-    context = browser.new_context(viewport=PROJECTOR, locale=locale)
-    context.set_default_timeout(30_000)
-    if script:
-        context.add_init_script(script)
-    page = context.new_page()
-    try:
-        page.goto(app_url)
-        wait_loaded(page)
-        open_tab(page, "decoder")
-        wait_chart(page, 0, preview=True)
-        yield page
-    finally:
-        context.close()
-
-
-CLOSE_HANDLED_LATE = """
-window.__holding = false;
-const fetchBefore = window.fetch;
-window.fetch = async (...args) => {
-  const response = await fetchBefore(...args);
-  const url = typeof args[0] === 'string' ? args[0] : (args[0] && args[0].url) || '';
-  if (!url.includes('/queue/data') || !response.body) return response;
-  const reader = response.body.getReader(), encoder = new TextEncoder(), decoder = new TextDecoder();
-  const body = new ReadableStream({async pull(controller) {
-    const {done, value} = await reader.read();
-    if (done) { controller.close(); return; }
-    const text = decoder.decode(value, {stream: true}), cut = text.indexOf('data: {"msg":"close_stream"');
-    if (cut < 0 || !window.__late) { controller.enqueue(value); return; }
-    controller.enqueue(encoder.encode(text.slice(0, cut)));
-    window.__holding = true;
-    await new Promise((done) => setTimeout(done, 1500));
-    window.__holding = false;
-    controller.enqueue(encoder.encode(text.slice(cut)));
-  }});
-  return new Response(body, {status: response.status, statusText: response.statusText, headers: response.headers});
-};
-"""
-
-
-def test_3_a_click_made_while_the_event_stream_closes_is_shown(browser, app_url):
-    """The server closes a page's event stream when its last answer goes out; a click whose join is
-    answered before the page handles that close (here the close reaches Gradio's client 1.5 s late)
-    was made by the server and never shown: Gradio's client does not open a stream for it. (CI saw
-    it as the last of three quick ← never drawn.)"""
-    with decoder_page(browser, app_url, CLOSE_HANDLED_LATE) as page:
-        page.evaluate("window.__late = true")
-        page.click("#step-btn")
-        wait_chips(page, "#generated-text", 1)
-        page.wait_for_function("window.__holding")  # the server closed the stream; the page has not seen it
-        page.click("#step-btn")
-        assert page.evaluate("window.__holding"), "the click came after the close: the test tests nothing"
-        wait_chips(page, "#generated-text", 2)
-        page.click("#step-btn")
-        wait_chips(page, "#generated-text", 3)
-
-
-JOIN_ANSWERED_LATE = """
-window.__slowJoins = 0;
-const fetchBeforeJoin = window.fetch;
-window.fetch = async (...args) => {
-  const url = typeof args[0] === 'string' ? args[0] : (args[0] && args[0].url) || '';
-  const slow = url.includes('/queue/join') && window.__slowJoins > 0;
-  if (slow) window.__slowJoins -= 1;
-  const response = await fetchBeforeJoin(...args);
-  if (slow) await new Promise((done) => setTimeout(done, 2000));
-  return response;
-};
-"""
-
-
-@pytest.mark.skipif(bool(os.environ.get("LLM_VIZ_TEST_URL")), reason="reads the app's sessions in this process")
-def test_3_an_answer_gradios_client_draws_late_never_replaces_newer_chips(browser, app_url):
-    """Gradio's browser client keeps an answer that comes before its event's join is answered and
-    draws it when the join is: here a Step's join is answered 2 s late, after a second Step's answer
-    was drawn; its one chip must not replace the two."""
-    with decoder_page(browser, app_url, JOIN_ANSWERED_LATE) as page:
-        page.evaluate("window.__slowJoins = 1")
-        page.click("#step-btn")
-        deadline = time.monotonic() + 30
-        while "1 tokens" not in server_note() and time.monotonic() < deadline:  # the server made it
-            time.sleep(0.02)
-        page.click("#step-btn")
-        wait_chips(page, "#generated-text", 2)
-        page.wait_for_function("window.__slowJoins === 0")
-        page.evaluate("() => new Promise((done) => setTimeout(done, 2500))")  # the late join, then its answer
-        assert chip_count(page, "#generated-text") == 2
-        assert chart_step(page) == 2  # and the chart beside them is the second step's
-
-
-def completed(page):
-    return page.evaluate("window.__streamed.filter((m) => m.msg === 'process_completed').length")
 
 
 def test_4_projector_layout_presenter_and_phone(browser, app_url):
@@ -534,109 +351,3 @@ def small_texts(page, tab_id):
         const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
         return own && el.offsetParent !== null && parseFloat(getComputedStyle(el).fontSize) < 15.5;
     }).map((el) => el.tagName + ' ' + el.textContent.trim().slice(0, 30))""", tab_id)
-
-
-def test_a_number_typed_past_its_box_is_refused_in_the_pages_language(browser, app_url):
-    """A million typed into max new tokens (its box stops at the server's cap) failed the Step with
-    Gradio's English toast ("Value ... is greater than maximum value ...", twice) and left the chart
-    greyed out (found by hand in Spanish). Now the engine refuses it in the status line, in Spanish;
-    a value in range then steps as before."""
-    with decoder_page(browser, app_url, locale="es-ES") as page:
-        page.set_viewport_size(PHONE)
-        set_number(page, "#max-new", 1000000)
-        page.evaluate("document.activeElement.blur(); window.scrollTo(0, document.body.scrollHeight)")
-        page.keyboard.press("ArrowRight")  # a Step with the status line out of sight: the error is also toasted
-        page.wait_for_selector("#decoder-status .status.error", state="attached")
-        status = page.locator("#decoder-status .status.error").text_content()
-        assert status.startswith(ES["error"]) and "1000000" in status and "debe estar entre 1 y" in status
-        assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()
-        assert page.locator("#error-toast").is_visible()  # the status line is out of sight from the box
-        set_number(page, "#max-new", 20)
-        page.click("#step-btn")
-        wait_chips(page, "#generated-text", 1)
-        wait_chart(page, 1)
-        assert not page.locator("#next-token-chart").evaluate("(e) => e.classList.contains('busy')")
-        # The error is gone from the status line: its copy at the bottom of the screen goes too (it stayed
-        # over the successful step, found by hand).
-        page.wait_for_function("document.getElementById('error-toast').hidden", timeout=3000)  # not its 8 s
-
-
-def test_an_edit_of_the_conversation_undone_gives_the_tokens_back(browser, app_url):
-    """A message added to the conversation started the decoder afresh without a word, and the tokens were
-    gone for good even once the message was deleted again (found by hand in Spanish). Now the Decoder says
-    why it starts again, and the same conversation again brings every token back."""
-    with decoder_page(browser, app_url, locale="es-ES") as page:
-        for count in (1, 2, 3):
-            page.click("#step-btn")
-            wait_chips(page, "#generated-text", count)
-        open_tab(page, "conversation")
-        rows = page.locator("#message-rows textarea").count()
-        page.click("#add-message-btn")
-        page.wait_for_function(f"document.querySelectorAll('#message-rows textarea').length === {rows + 1}")
-        open_tab(page, "decoder")
-        wait_text(page, "#decoder-status", ES["prompt_changed"].format(count=3).split(".")[0])
-        assert chip_count(page, "#generated-text") == 0
-        open_tab(page, "conversation")
-        page.locator("#message-rows button", has_text="✕").last.click()
-        page.wait_for_function(f"document.querySelectorAll('#message-rows textarea').length === {rows}")
-        open_tab(page, "decoder")
-        wait_chips(page, "#generated-text", 3)
-
-
-def test_spanish_words_on_the_step_panel_and_at_the_end_of_compare(browser, app_url):
-    """Found by hand in Spanish: the step panel said "+1 nuevos" and called the token's rank "posición" (the
-    Inside tab's word for a place in the text), Compare's run to the end ended on an empty status line, and
-    the Tokens tab named the second tokenizer in English."""
-    with decoder_page(browser, app_url, locale="es-ES") as page:
-        set_number(page, "#max-new", 3)
-        page.click("#step-btn")
-        wait_chips(page, "#generated-text", 1)
-        cells = page.locator("#step-stats .stats > div").all_inner_texts()
-        assert any("+1" in cell and "nuevo (" in cell for cell in cells), cells
-        assert any("puesto 1" in cell for cell in cells), cells
-        open_tab(page, "compare")
-        page.click("#compare-run-btn")
-        wait_text(page, "#compare-status", ES["compare_done_max"])  # 3 new tokens at most: raise it to go on
-        open_tab(page, "tokens")  # the second tokenizer's title was "Qwen/... (tokenizer only)" in English
-        wait_text(page, "#second-token-chips", "Qwen/Qwen3-4B-Thinking-2507")
-        assert "tokenizer only" not in page.locator("#second-token-chips").inner_text()
-
-
-def test_compare_takes_the_conversation_tabs_messages_as_a_or_b(browser, app_url):
-    """Compare's A and B held the notebook's Spanish pair whatever was loaded on the Conversation tab: redoing
-    the notebook's prompt A vs B on another conversation meant retyping JSON (found by hand)."""
-    page = open_page(browser, app_url, locale="es-ES")
-    try:
-        page.locator("#preset input").click()
-        page.get_by_role("option", name="Madrid en octubre (es)").click()
-        page.click("#load-preset-btn")
-        rows_include(page, "¿debería llevar abrigo?")
-        open_tab(page, "compare")
-        wait_text(page, "#compare-a-json", "fresa")
-        page.click("#compare-b-use-btn")
-        wait_text(page, "#compare-b-json", "¿debería llevar abrigo?")
-        assert "fresa" in page.locator("#compare-a-json").inner_text()  # A kept its own
-    finally:
-        page.context.close()
-
-
-def test_the_floating_labels_sit_above_the_chips_they_name(browser, app_url):
-    """Gradio floats a labelled gr.HTML's label over its content; the gap under it was padding inside the
-    scrolling box, so once the chips scrolled the label hid the first visible ones (found by hand on a
-    53-token answer). The scrolling box now starts below the label."""
-    with decoder_page(browser, app_url, locale="es-ES") as page:
-        page.click("#step-btn")
-        wait_chips(page, "#generated-text", 1)
-        open_tab(page, "compare")
-        page.click("#compare-step-btn")
-        page.wait_for_selector("#compare-greedy .chip")
-        for where in ("#compare-greedy", "#compare-sampled"):
-            assert_label_above(page, where)
-        open_tab(page, "decoder")
-        assert_label_above(page, "#generated-text")
-
-
-def assert_label_above(page, where):
-    label = page.locator(f"{where} label").first.bounding_box()
-    box = page.locator(f"{where} .html-container").bounding_box()
-    assert label["y"] + label["height"] <= box["y"] + 1, (where, label, box)

@@ -19,6 +19,7 @@ SAMPLED_COLOR = "#4f46e5"  # the model, after the settings
 RAW_COLOR = "#c7d2fe"  # the model, raw softmax
 CUT_COLOR = "#d1d5db"  # outside the model's top candidates
 MAX_ROWS = 10
+LEGEND_ROOM = 48  # px between the title and the plot: a legend of two lines
 _FONT = dict(family="system-ui, Segoe UI, Roboto, sans-serif", size=17)
 _PLOT_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
@@ -103,13 +104,16 @@ def timeline_figure(state, texts):
 
 
 def _layout(figure, title, count, legend=False):
+    # The legend sits above the plot (below, it hid the first ticks) and under the title: beside it, a phone's
+    # legend wrapped onto two lines and ran under the title (found by hand); two lines fit in LEGEND_ROOM.
+    room = LEGEND_ROOM if legend else 0
     figure.update_layout(
-        title=dict(text=plot_text(title), x=0.01), font=_FONT, template="plotly_white", barmode="group",
-        bargap=0.2, height=min(400, max(260, 70 + 26 * count)), margin=dict(l=10, r=50, t=46, b=10),
+        title=dict(text=plot_text(title), x=0.01, y=1.0, yref="container", yanchor="top", pad=dict(t=10)),
+        font=_FONT, template="plotly_white", barmode="group", bargap=0.2,
+        height=min(400, max(260, 70 + 26 * count)) + room, margin=dict(l=10, r=50, t=46 + room, b=10),
         yaxis=dict(autorange="reversed", type="category", automargin=True),
-        # Three ticks fit a phone's 150 px; the legend sits above the plot (below, it hid the first ticks).
-        xaxis=dict(range=[0, 1.15], tickformat=".0%", tickvals=[0, 0.5, 1]), showlegend=legend,
-        legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1.0, xanchor="right"),
+        xaxis=dict(range=[0, 1.15], tickformat=".0%", tickvals=[0, 0.5, 1]), showlegend=legend,  # 3 ticks fit 150 px
+        legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0.0, xanchor="left"),
         uniformtext=dict(minsize=14, mode="show"),  # the bars' values stay readable (plotly shrank them to 7 px)
     )
 

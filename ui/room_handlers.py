@@ -3,7 +3,7 @@
 `RoomHandlers(ctx)` methods take component values (and the request, for the attendee's cookie, the
 language and the join link) and return a dict {output name: value}; `room_tab.py` maps the names to
 components. Output names: status, code, seed, banner, histogram, model_chart, chips, timeline,
-attendee_view, my_chart, seen (the room version shown), phase ([step, mode, revealed] shown), mode, joined,
+attendee_view, answer, my_chart, seen (the room version shown), phase ([step, mode, revealed] shown), mode, joined,
 watching, timer, projector, attendee, instructor (the accordion), export. Errors become a status
 line in the user's language and change nothing else.
 `tick` (the 1 s timer) returns nothing while the room's version is the one shown, so an idle room
@@ -124,7 +124,7 @@ class RoomHandlers:
     def tick(self, code, joined, watching, seen, phase, status=None, request=None):
         """The timer: fresh views when the room changed since `seen`, else nothing; an error in the status
         line is cleared once the room moved to another step, mode or phase (`phase`: the one shown): it was
-        about the last. Other lines stay: a tick sent before a Commit's answer came would wipe its "Committed
+        about the last; so is the answer box once the step moved on (the last guess stayed in it). Other lines stay: a tick sent before a Commit's answer came would wipe its "Committed
         «X»: step N is open" (found by hand); a room closed hides the answer rows that can no longer answer."""
         if not code or not (joined or watching):
             return {"timer": gr.Timer(active=False)}
@@ -135,6 +135,8 @@ class RoomHandlers:
             views = self._views(code, joined, watching, request)
             if phase is not None and views["phase"] != phase and shows_error(status):
                 views["status"] = ""
+            if joined and phase is not None and views["phase"][0] != phase[0]:
+                views["answer"] = ""  # the last step's guess is not this step's
             return views
         except InputError as error:
             texts = self.ctx.texts(request)
