@@ -73,6 +73,33 @@ def test_undo_then_step_draws_the_same_token_and_redo_restores(engine, prompt):
     assert decoder.redo() is None  # a new step forgets what could be redone
 
 
+def test_the_last_tokens_undo_takes_no_forward_pass_and_gives_a_full_recomputes_logits(engine, tiny, prompt):
+    """Undo moves the row's length back and puts back the logits the undone pick was made from (kept
+    by a step, a redo and a restore); only an undo past them feeds the last id again."""
+    settings = SamplingSettings.sampled(seed=4, temperature=1.3)
+    decoder = Decoder(engine, prompt, settings, max_new_tokens=20)
+    records = [decoder.step() for _ in range(4)]
+    passes = []
+    step = engine.runner.step
+    engine.runner.step = lambda handles, ids: passes.append(len(handles)) or step(handles, ids)
+    assert decoder.undo() == records[-1] and passes == []  # free
+    assert decoder.cache_length() == len(decoder.ids) == len(prompt) + 3
+    torch.testing.assert_close(decoder.branch.logits, full_logits(tiny, decoder.ids), atol=1e-4, rtol=0)
+    assert decoder.undo() == records[-2] and passes == [1]  # the one before: fed again
+    torch.testing.assert_close(decoder.branch.logits, full_logits(tiny, decoder.ids), atol=1e-4, rtol=0)
+    assert decoder.redo() == records[-2] and passes == [1, 1]
+    assert decoder.undo() == records[-2] and passes == [1, 1]  # after a redo: free again
+    assert decoder.step().id == records[-2].id and decoder.step().id == records[-1].id  # the same draws
+
+    restored = Decoder(engine, prompt, settings, max_new_tokens=20)
+    restored.restore(decoder.generated, noise_state=decoder.branch.noise_state())  # one pass over the ids
+    passes.clear()
+    assert restored.undo().id == records[-1].id and passes == []  # free: the pass kept the last two positions
+    assert restored.cache_length() == len(restored.ids) == len(prompt) + 3
+    torch.testing.assert_close(restored.branch.logits, full_logits(tiny, restored.ids), atol=1e-4, rtol=0)
+    assert restored.step().id == records[-1].id
+
+
 def test_reset_and_rebuild_after_eviction_go_on_identically(engine, prompt):
     settings = SamplingSettings.sampled(seed=5, temperature=1.2)
     kept, evicted = Decoder(engine, prompt, settings, 30), Decoder(engine, prompt, settings, 30)

@@ -40,6 +40,7 @@ class Branch:
         self._restored_forced = []  # forced flags of restored ids whose records are not rebuilt yet
         self.handle = None  # KV pool handle holding ids[:-0]: all ids fed so far
         self.logits = None  # (vocab,) float32 on the model's device: the next position's logits
+        self.previous_logits = None  # the logits the last pick was made from, while the row holds it: a free undo
 
     @property
     def ids(self):
@@ -111,6 +112,7 @@ class Branch:
         self.noise.set_state(state if state[0] == self.settings.seed else (self.settings.seed, 0))
 
     def clear(self):
+        self.previous_logits = None
         self.generated.clear()
         self.records.clear()
         self._rng_before.clear()
@@ -150,7 +152,8 @@ class Branch:
         return self.noise.state()
 
     def nbytes(self):
-        """Memory held for exact undo (the noise's states and vectors) and the next logits, besides the pool."""
+        """Memory held for exact undo (the noise's states and vectors, the last pick's logits) and the next
+        logits, besides the pool."""
         states = STATE_BYTES * (len(self._rng_before) + len(self._redo))
-        logits = self.logits.numel() * self.logits.element_size() if self.logits is not None else 0
+        logits = sum(t.numel() * t.element_size() for t in (self.logits, self.previous_logits) if t is not None)
         return states + logits + self.noise.nbytes()

@@ -13,7 +13,7 @@ What is left out: memory limits and fairness between users (serving's), and the 
 from .branch import Branch
 from .engine import check_context, require_weights
 from .limits import DEFAULT_NEW_TOKENS, DEFAULT_TOP_N, check_token_id
-from .stepper import Advance, Feed, preview_record, release
+from .stepper import Advance, Feed, preview_record, release, step_back
 
 
 class Decoder:
@@ -73,9 +73,10 @@ class Decoder:
             taken += 1
 
     def undo(self):
-        """Take back the last token. Returns its record, or None."""
+        """Take back the last token. Returns its record, or None. The last token's undo is free (the logits
+        it was picked from are kept); undoing further feeds the last kept id again (one forward pass)."""
         record = self.branch.pop()
-        if record is not None:
+        if record is not None and not step_back(self.engine.runner, self.branch):
             self._rewind()
         return record
 

@@ -51,6 +51,7 @@ def run_batch(runner, items):
     handles = [item.branch.handle for item in order]
     if len(set(handles)) != len(handles) or None in handles:
         raise ValueError("each item needs its own branch with a pool row")
+    whole = {id(feed): runner.pool.length(feed.branch.handle) == feed.keep for feed in feeds}  # nothing cut: a redo
     for feed in feeds:
         runner.pool.truncate(feed.branch.handle, feed.keep)
     before = [runner.pool.length(handle) for handle in handles]
@@ -81,6 +82,9 @@ def run_batch(runner, items):
             sampled = advance.forced is None and not advance.branch.settings.greedy
             advance.branch.commit(record, sampled, vocab)
     for row, item in enumerate(order):
+        # The logits of the row's last position stay for `step_back` (a Feed that cut its row has none).
+        kept = isinstance(item, Advance) or whole[id(item)]
+        item.branch.previous_logits = item.branch.logits if kept else None
         item.branch.logits = new_logits[row]
     if advances:
         for advance in advances:  # the next draw's noise, while a GPU is busy with this pass (a kernel each)
@@ -119,6 +123,7 @@ class Prefill:
         if end < len(self.ids):
             return False
         self.branch.handle, self.branch.logits = self.handle, logits[-1]
+        self.branch.previous_logits = logits[-2] if len(logits) > 1 and self.branch.generated else None
         if self.rebuild_records:
             self.branch.restore_records(self.records[:len(self.branch.generated)])
         return True
@@ -132,7 +137,18 @@ def release(runner, branch):
     """Give the branch's pool row back (evicted: the next action rebuilds it from the ids)."""
     if branch.handle is not None:
         runner.pool.free(branch.handle)
-    branch.handle, branch.logits = None, None
+    branch.handle, branch.logits, branch.previous_logits = None, None, None
+
+
+def step_back(runner, branch):
+    """After `branch.pop()`: cut its row back to its ids and put back the logits the popped pick was made
+    from, with no forward pass, when they were kept (`previous_logits`); -> whether it could (else the
+    caller feeds the last id again). One step back is free; the one before costs a forward pass."""
+    if branch.previous_logits is None or not branch.ready or runner.pool.length(branch.handle) != len(branch.ids) + 1:
+        return False
+    runner.pool.truncate(branch.handle, len(branch.ids))
+    branch.logits, branch.previous_logits = branch.previous_logits, None
+    return True
 
 
 def preview_record(branch, settings=None):
