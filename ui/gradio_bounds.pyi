@@ -1,0 +1,47 @@
+"""A value typed past a number box's or a slider's range is refused by the engine, in the page's language.
+
+Gradio 6.31 checks a `gr.Number`'s and a `gr.Slider`'s minimum and maximum in `preprocess`, before the
+handler runs: 5000 typed into "max new tokens" (maximum 1024) failed the whole event with an English
+toast ("Value 5000 is greater than maximum value 1024.", twice) and left the Decoder's chart greyed
+out, waiting (found by hand in the Spanish UI). `engine_checks_bounds(*controls)` keeps each control's
+range in the browser (spinner, slider track) and replaces that check by Gradio's own rounding alone;
+every handler reading these controls checks them in the engine (`engine/limits.py`, the knobs' table),
+which refuses the value in the status line, in the page's language, and keeps everything else on the page.
+The replacement is a subclass, not a patch of the instance: an event that updates a control
+(`gr.update(interactive=...)` on a mode switch) makes Gradio build the session's copy anew from the
+control's class, and a patched method was lost there (top-k typed past its range after a switch to
+sampling got the English toast again: found by hand). `is_template` is Gradio's flag for a subclass
+drawn in the browser as its base class.
+What is left out: controls no handler checks (none of the app's number boxes or sliders is one).
+"""
+
+from gradio.components import Number, Slider
+
+from gradio.events import Dependency
+
+class _NumberCheckedByEngine(Number):
+    is_template = True
+    preprocess = _rounding_only
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+class _SliderCheckedByEngine(Slider):
+    is_template = True
+    preprocess = _rounding_only
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+_CHECKED_BY_ENGINE = {Number: _NumberCheckedByEngine, Slider: _SliderCheckedByEngine}
+
+
+def engine_checks_bounds(*controls):
+    for control in controls:
+        control.__class__ = _CHECKED_BY_ENGINE[type(control)]
