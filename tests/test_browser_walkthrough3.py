@@ -2,14 +2,20 @@
 failed before its fix.
 
 A knob typed past its range after a mode switch is refused in the page's language (Gradio rebuilt the
-control on the switch and its English bounds check came back).
+control on the switch and its English bounds check came back); a 20 MiB paste into the JSON editor is
+refused in the page's language (it failed at the body limit without a word, the editor blanked); a file
+that is not UTF-8 is refused, not imported with � in it; an import's or an applied JSON's message stays
+(the rows drawn anew cleared it).
 What is left out: the earlier walkthroughs' (`test_browser_walkthrough.py`, `test_browser_walkthrough_es.py`).
 """
 
+import json
+
 import pytest
 
-from browser_support import app_url, browser, decoder_page, set_number, wait_chart, wait_chips  # noqa: F401
-from ui.texts import ES
+from browser_support import (app_url, browser, decoder_page, open_page, rows_include, set_number,  # noqa: F401
+                             wait_chart, wait_chips, wait_text)
+from ui.texts import EN, ES
 
 pytestmark = pytest.mark.browser
 
@@ -32,3 +38,49 @@ def test_a_knob_typed_past_its_range_after_a_mode_switch_is_refused_in_the_pages
         wait_chips(page, "#generated-text", 1)
         wait_chart(page, 1)
         assert page.locator(".toast-body").count() == 0
+
+
+def test_a_huge_paste_into_the_json_editor_is_refused_in_the_pages_language(browser, app_url):
+    page = open_page(browser, app_url, locale="es-ES")
+    try:
+        rows_include(page, "fresa")
+        uploads = []
+        page.on("response", lambda response: uploads.append(response.status) if response.status == 413 else None)
+        page.locator("#conversation-json .cm-content").click()
+        page.keyboard.press("Control+A")
+        huge = json.dumps([{"role": "user", "content": "A" * (20 * 2**20)}])
+        page.keyboard.insert_text(huge)
+        wait_text(page, "#json-dirty", ES["json_unapplied"][:20])  # flagged: not applied yet
+        page.click("#apply-json-btn")
+        wait_text(page, "#conversation-status", ES["json_too_long"].split("{")[0])
+        rows_include(page, "fresa")  # the conversation as it was
+        assert uploads == [] and page.dialogs == []
+        shown = page.locator("#conversation-json .cm-content").inner_text()  # CodeMirror draws part of a long line
+        assert shown.startswith('[{"role": "user", "content": "AAAA')  # the editor keeps the paste (it blanked)
+    finally:
+        page.context.close()
+
+
+def test_an_import_that_is_not_utf8_is_refused_and_a_good_ones_message_stays(browser, app_url, tmp_path):
+    page = open_page(browser, app_url)
+    try:
+        latin1 = tmp_path / "latin1.json"
+        latin1.write_bytes(json.dumps([{"role": "user", "content": "café"}], ensure_ascii=False).encode("latin-1"))
+        with page.expect_file_chooser() as chooser:
+            page.click("#import-json-btn")
+        chooser.value.set_files(str(latin1))
+        wait_text(page, "#conversation-status", f"latin1.json: {EN['error_not_utf8']}")
+        good = tmp_path / "good.json"
+        good.write_text(json.dumps([{"role": "user", "content": "café con leche"},
+                                    {"role": "assistant", "content": "¡Marchando!"}]), encoding="utf-8")
+        with page.expect_file_chooser() as chooser:
+            page.click("#import-json-btn")
+        chooser.value.set_files(str(good))
+        rows_include(page, "café con leche")
+        message = EN["json_imported"].format(name="good.json", count=2)
+        wait_text(page, "#conversation-status", message)
+        page.wait_for_timeout(1500)  # the rows' change events have come back
+        assert message in page.locator("#conversation-status").inner_text()
+        assert page.dialogs == []
+    finally:
+        page.context.close()

@@ -171,7 +171,10 @@ def test_a_marker_typed_in_a_message_is_an_injection(loaded, qwen_tok, which):
         ([{"role": "user", "content": "hi"}, {"content": "x"}], "message 2: unknown role"),
         ([{"role": "user"}], "message 1 (user) has no content"),
         ([{"role": "user", "content": None}], "has no content"),
-        ([{"role": "user", "content": ["part"]}], "content must be text"),
+        ([{"role": "user", "content": 42}], "content must be text"),
+        ([{"role": "user", "content": ["part"]}], "only text parts can be shown here, not 'None'"),
+        ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}], "not 'image_url'"),
+        ([{"role": "user", "content": [{"type": "text", "text": "x" * MAX_MESSAGE_CHARS}] * 2}], "is too long"),
         ({"role": "user", "content": "hi"}, "must be a JSON list"),
         ('{"role": "user"}', "must be a JSON list"),
         ([], "empty"),
@@ -203,6 +206,12 @@ def test_good_conversation_is_copied_clean():
     assert parsed == [{"role": "user", "content": "línea 1\nlínea\t2\r\n😀"}]
     assert parsed[0] is not source[0]
     assert parse_conversation('[{"role": "assistant", "content": ""}]') == [{"role": "assistant", "content": ""}]
+
+
+def test_openai_text_parts_are_joined_by_newlines_as_vllm_does():
+    parts = [{"type": "text", "text": "¿Qué ves?"}, {"type": "text", "text": "Responde en una frase."}]
+    assert parse_conversation([{"role": "user", "content": parts}]) == [
+        {"role": "user", "content": "¿Qué ves?\nResponde en una frase."}]
 
 
 def test_default_model_tokenizer_only_loads_no_weights(loaded):

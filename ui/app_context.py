@@ -66,6 +66,8 @@ class AppContext:
             return str(error)
         if "name" in params:
             params["name"] = texts.get(f"field_{params['name']}", params["name"])
+        if "reason" in params:
+            params["reason"] = texts.get(f"reason_{params['reason']}", params["reason"])
         try:
             return template.format(**params)
         except (KeyError, IndexError, ValueError):

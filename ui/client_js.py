@@ -16,11 +16,17 @@
 - `HEADER_JS`: keeps the page title in the header's language.
 - `EXPORT_JS` downloads the conversation as a Blob, in the browser (first click, no file on the
   server); `IMPORT_JS` reads a chosen file in the browser (refused above `IMPORT_LIMIT` bytes
-  without reading it) and hands its text to the server as a plain value (no upload, no temp file).
+  without reading it, and when it is not UTF-8: the browser's reading replaced such bytes by �
+  without a word) and hands its text to the server as a plain value (no upload, no temp file).
+- `EDITOR_JS`: the JSON editor's text as sent to the server, cut one character past `MAX_JSON_CHARS`
+  (a longer text cannot be a conversation, and a 20 MiB paste failed at the body limit: no message,
+  the editor blanked, found by hand); the server refuses it in the page's language.
 What is left out: anything that decides what to show (the server renders all HTML).
 """
 
 import json
+
+from visualizer.engine.conversation import MAX_JSON_CHARS
 
 IMPORT_LIMIT = 1_000_000  # bytes of a conversation file
 PRESENTER_KEY = "llm-viz-presenter"
@@ -169,9 +175,15 @@ IMPORT_JS = """
   input.addEventListener('change', async () => {
     const file = input.files && input.files[0];
     if (!file) return done(null);
-    const text = file.size > %(limit)d ? null : await file.text();
-    done(JSON.stringify({name: file.name, size: file.size, text: text}));
+    let text = null, utf8 = true;
+    if (file.size <= %(limit)d) {
+      try { text = new TextDecoder('utf-8', {fatal: true}).decode(await file.arrayBuffer()); }
+      catch (error) { utf8 = false; }
+    }
+    done(JSON.stringify({name: file.name, size: file.size, text: text, utf8: utf8}));
   });
   input.click();
 })
 """ % {"limit": IMPORT_LIMIT}
+EDITOR_JS = "(text) => (typeof text === 'string' && text.length > %(limit)d) ? text.slice(0, %(limit)d + 1) : text" % {
+    "limit": MAX_JSON_CHARS}

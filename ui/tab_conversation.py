@@ -18,14 +18,14 @@ import time
 
 import gradio as gr
 
-from visualizer.engine.conversation import ROLES, conversation_json, parse_conversation
+from visualizer.engine.conversation import MAX_JSON_CHARS, ROLES, conversation_json, parse_conversation
 from visualizer.engine.errors import InputError
 from visualizer.engine.limits import MAX_MESSAGE_CHARS
 
 from . import conversation_edits as edits
-from .client_js import EXPORT_JS, IMPORT_JS, IMPORT_LIMIT
+from .client_js import EDITOR_JS, EXPORT_JS, IMPORT_JS, IMPORT_LIMIT
 from .presets import default_name, preset, preset_names
-from .views import error_html, status_html
+from .views import error_html, status_html, whole
 
 
 def build(ctx, shared):
@@ -73,8 +73,11 @@ def build(ctx, shared):
 
     def apply_json(values: dict, request: gr.Request):
         texts = ctx.texts(request)
+        text = values.get(editor) or ""
+        if len(text) > MAX_JSON_CHARS:  # cut by EDITOR_JS: longer than any conversation
+            return {status: error_html(texts["json_too_long"].format(limit=whole(MAX_JSON_CHARS)), texts)}
         try:
-            messages = parse_conversation(values.get(editor) or "")
+            messages = parse_conversation(text)
         except InputError as error:
             return {status: error_html(ctx.error_text(error, request), texts)}
         return applied(messages, texts["json_applied"].format(count=len(messages)))
@@ -88,8 +91,12 @@ def build(ctx, shared):
         if not isinstance(chosen, dict):
             return gr.skip()  # the dialog was closed
         name = str(chosen.get("name") or "?")[:80]
+        if chosen.get("utf8") is False:
+            return {status: error_html(f"{name}: {texts['error_not_utf8']}", texts)}
         if not isinstance(chosen.get("text"), str) or len(chosen["text"]) > IMPORT_LIMIT:
-            message = texts["file_too_big"].format(name=name, size=chosen.get("size"), limit=IMPORT_LIMIT)
+            size = chosen.get("size")
+            message = texts["file_too_big"].format(name=name, size=whole(size) if isinstance(size, int) else "?",
+                                                   limit=whole(IMPORT_LIMIT))
             return {status: error_html(message, texts)}
         try:
             messages = parse_conversation(chosen["text"])
@@ -97,9 +104,9 @@ def build(ctx, shared):
             return {status: error_html(f"{name}: {ctx.error_text(error, request)}", texts)}
         return applied(messages, texts["json_imported"].format(name=name, count=len(messages)))
 
-    def flag_unapplied(values: dict, request: gr.Request):
+    def flag_unapplied(text, messages, request: gr.Request):  # positional: EDITOR_JS gets them in order
         try:
-            same = parse_conversation(values.get(editor) or "") == values.get(conversation)
+            same = parse_conversation(text or "") == messages
         except InputError:
             same = False
         return {dirty: "" if same else status_html(ctx.texts(request)["json_unapplied"], "warning")}
@@ -125,12 +132,13 @@ def build(ctx, shared):
 
     gr.on([load_button.click], load_preset, inputs={preset_name}, outputs=[conversation, structure, status], **views)
     gr.on([add_button.click], add_message, inputs={conversation}, outputs=[conversation, structure, status], **views)
-    gr.on([apply_button.click], apply_json, inputs={editor}, outputs=[conversation, structure, status], **views)
+    gr.on([apply_button.click], apply_json, inputs={editor}, outputs=[conversation, structure, status], js=EDITOR_JS,
+          **views)
     gr.on([import_button.click], import_file, inputs={import_box}, outputs=[conversation, structure, status],
           js=IMPORT_JS, **views)
     gr.on([export_button.click], None, inputs=[conversation], outputs=[], js=EXPORT_JS)
-    gr.on([editor.input], flag_unapplied, inputs={editor, conversation}, outputs=[dirty], trigger_mode="always_last",
-          **views)
+    gr.on([editor.input], flag_unapplied, inputs=[editor, conversation], outputs=[dirty], trigger_mode="always_last",
+          js=f"(text, conversation) => [({EDITOR_JS})(text), conversation]", **views)
     gr.on([conversation.change, shared.add_generation_prompt.input, shared.thinking.input], conversation_changed,
           inputs={conversation, shared.add_generation_prompt, shared.thinking},
           outputs=[editor, dirty, shared.saved_conversation], **views)
@@ -153,7 +161,10 @@ def _message_rows(ctx, shared, structure, status):
     def content_edit(index, content):
         def edit(values: dict, request: gr.Request):
             text = values[content] if isinstance(values[content], str) else ""
-            edited = {conversation: edits.set_content(values[conversation], index, text), status: ""}
+            messages = values[conversation] or []
+            if index < len(messages) and messages[index].get("content") == text:
+                return gr.skip()  # a row drawn anew (a preset, an import): nothing edited, the tab's status stays
+            edited = {conversation: edits.set_content(messages, index, text), status: ""}
             # Counted as the browser's box counts, in UTF-16 units (never fewer than the characters): an
             # emoji is two, and a paste of them stops at 4,000.
             if len(text.encode("utf-16-le")) >= 2 * MAX_MESSAGE_CHARS:

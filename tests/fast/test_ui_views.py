@@ -157,3 +157,17 @@ def test_saved_tokens_are_kept_until_an_action_changes_them():
 def test_a_status_with_clicks_waiting_and_no_message_shows_only_the_wait():
     line = status_html(None, pending=2, texts=ES)
     assert "None" not in line and ES["pending"].format(count=2) in line and 'data-pending="2"' in line
+
+
+def test_a_json_error_reads_in_spanish_reason_included():
+    """The JSON parser's English reason ("Expecting ',' delimiter") showed inside the Spanish line (found by hand)."""
+    from ui.app_context import AppContext
+    from visualizer.engine.conversation import parse_conversation
+    from visualizer.engine.errors import InputError
+
+    with pytest.raises(InputError) as error:
+        parse_conversation('[{"role": "user", "content": "hi"')
+    spanish = AppContext(server=None, second_tokenizer=None, language="es").error_text(error.value, None)
+    english = AppContext(server=None, second_tokenizer=None, language="en").error_text(error.value, None)
+    assert spanish == "JSON no válido en la línea 1, columna 34: se esperaba el separador ','"
+    assert english == str(error.value) == "invalid JSON at line 1, column 34: Expecting ',' delimiter"

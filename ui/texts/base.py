@@ -44,6 +44,8 @@ EN = {
     "json_unapplied": "The JSON editor has changes that are not applied yet: press “Apply JSON” to use them.",
     "json_imported": "Imported {name}: {count} messages.",
     "file_too_big": "{name} is {size} bytes: at most {limit} bytes can be imported.",
+    "json_too_long": "The JSON editor holds more than {limit} characters: no conversation is that long, so nothing "
+                     "was applied.",
     "message_at_limit": "message {index} has reached its limit of {limit} characters: nothing past it is kept.",
     "generation_prompt": "Add the generation prompt (open the assistant's turn)",
     "thinking": "Enable thinking",
@@ -101,6 +103,8 @@ ES = {
     "json_unapplied": "El editor JSON tiene cambios sin aplicar: pulsa «Aplicar JSON» para usarlos.",
     "json_imported": "Importado {name}: {count} mensajes.",
     "file_too_big": "{name} ocupa {size} bytes: se pueden importar como mucho {limit} bytes.",
+    "json_too_long": "El editor JSON tiene más de {limit} caracteres: ninguna conversación es tan larga, así que no "
+                     "se ha aplicado nada.",
     "message_at_limit": ("el mensaje {index} ha llegado a su límite de {limit} caracteres: lo que pase de ahí no "
                          "se guarda."),
     "generation_prompt": "Añadir el prompt de generación (abrir el turno del asistente)",

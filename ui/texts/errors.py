@@ -3,7 +3,8 @@
 English comes from the engine's own templates (`engine/errors.py`), so it is written once; Spanish
 uses the same `str.format` fields. The UI shows a field name (seed, top-k, ...) in the user's
 language through `field_<name>` keys, and an error with a `reason` its own `error_<code>_<reason>` where there is one
-(a message ended by its end marker or by max new tokens: what to do differs).
+(a message ended by its end marker or by max new tokens: what to do differs), else the reason through
+`reason_<reason>` (the JSON parser's English reasons).
 What is left out: the CLI's own flag messages (English only, as the CLI is).
 """
 
@@ -36,6 +37,7 @@ ES = {
     "error_unknown_role": "mensaje {index}: rol desconocido {role!r} (usa system, user o assistant)",
     "error_no_content": "el mensaje {index} ({role}) no tiene contenido",
     "error_content_not_text": "mensaje {index} ({role}): el contenido debe ser texto",
+    "error_content_part_not_text": "mensaje {index} ({role}): aquí solo se pueden mostrar partes de texto, no {kind!r}",
     "error_message_too_long": "el mensaje {index} ({role}) es demasiado largo: {count} caracteres (como máximo {limit})",
     "error_message_surrogate": "el mensaje {index} ({role}) contiene un sustituto UTF-16 suelto, que no es texto válido",
     "error_message_control": "el mensaje {index} ({role}) contiene un carácter de control {char}: "
@@ -89,3 +91,18 @@ ES = {
     "field_token id": "el id del token", "field_max new tokens": "el máximo de tokens nuevos",
     "field_the typed token": "el token escrito", "field_layer": "la capa", "field_head": "la cabeza",
 }
+
+# Python's JSON parser's reasons (`error_invalid_json`'s {reason}), by their English text.
+JSON_REASONS_ES = {
+    "Expecting value": "se esperaba un valor",
+    "Expecting ':' delimiter": "se esperaba el separador ':'",
+    "Expecting ',' delimiter": "se esperaba el separador ','",
+    "Expecting property name enclosed in double quotes": "se esperaba un nombre de campo entre comillas dobles",
+    "Unterminated string starting at": "hay un texto sin cerrar que empieza aquí",
+    "Invalid control character at": "hay un carácter de control no válido",
+    "Invalid \\escape": "hay un escape \\ no válido",
+    "Invalid \\uXXXX escape": "hay un escape \\uXXXX no válido",
+    "Extra data": "sobra texto después del JSON",
+}
+EN.update({f"reason_{reason}": reason for reason in JSON_REASONS_ES})
+ES.update({f"reason_{reason}": spanish for reason, spanish in JSON_REASONS_ES.items()})

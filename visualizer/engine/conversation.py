@@ -1,9 +1,11 @@
 """Conversations in OpenAI chat format: parsing and validation.
 
-A conversation is a list of `{"role": "system"|"user"|"assistant", "content": str}`.
+A conversation is a list of `{"role": "system"|"user"|"assistant", "content": str}`; a content given as
+OpenAI's list of parts (`[{"type": "text", "text": ...}, ...]`) becomes its parts' texts joined by newlines,
+as vLLM's OpenAI server joins them before the chat template.
 `parse_conversation` accepts JSON text or an already-parsed list and returns a fresh, clean
 list, or raises `InputError` with one line that says what is wrong and where.
-What is left out: tool calls, images and other content parts (content must be a string).
+What is left out: tool calls, images and other parts than text (refused, by their type).
 """
 
 import json
@@ -64,12 +66,27 @@ def _check_message(index, message):
     if "content" not in message or message["content"] is None:
         raise refuse("no_content", index=index, role=role)
     content = message["content"]
+    if isinstance(content, list):
+        content = _text_of_parts(index, role, content)
     if not isinstance(content, str):
         raise refuse("content_not_text", index=index, role=role)
     if len(content) > MAX_MESSAGE_CHARS:
         raise refuse("message_too_long", index=index, role=role, count=len(content), limit=MAX_MESSAGE_CHARS)
     _check_text(index, role, content)
     return {"role": role, "content": content}
+
+
+def _text_of_parts(index, role, parts):
+    """OpenAI's content parts -> their texts joined by newlines; a part that is not text is refused by its type."""
+    texts = []
+    for part in parts:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind != "text" or not isinstance(part.get("text"), str):
+            raise refuse("content_part_not_text", index=index, role=role, kind=str(kind)[:30])
+        texts.append(part["text"])
+        if sum(map(len, texts)) > MAX_MESSAGE_CHARS:
+            break  # refused as too long next, without joining the rest
+    return "\n".join(texts)
 
 
 def _check_text(index, role, content):

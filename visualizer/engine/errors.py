@@ -39,6 +39,7 @@ MESSAGES = {
     "unknown_role": "message {index}: unknown role {role!r} (use system, user or assistant)",
     "no_content": "message {index} ({role}) has no content",
     "content_not_text": "message {index} ({role}): content must be text",
+    "content_part_not_text": "message {index} ({role}): only text parts can be shown here, not {kind!r}",
     "message_too_long": "message {index} ({role}) is too long: {count} characters (at most {limit})",
     "message_surrogate": "message {index} ({role}) holds an unpaired surrogate, which is not valid text",
     "message_control": "message {index} ({role}) holds a control character {char}: binary data is not text",
