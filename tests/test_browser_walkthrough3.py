@@ -33,6 +33,9 @@ def test_a_knob_typed_past_its_range_after_a_mode_switch_is_refused_in_the_pages
         status = page.locator("#decoder-status .status.error").text_content()
         assert status.startswith(ES["error"]) and "top-k" in status and "-1" in status, status
         assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()
+        set_number(page, "#top-k", 1.5)  # rounded to 2 behind the box's back before
+        page.click("#step-btn")
+        wait_text(page, "#decoder-status", "(se recibió '1.5')")
         set_number(page, "#top-k", 50)
         page.click("#step-btn")
         wait_chips(page, "#generated-text", 1)

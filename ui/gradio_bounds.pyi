@@ -21,7 +21,7 @@ from gradio.events import Dependency
 
 class _NumberCheckedByEngine(Number):
     is_template = True
-    preprocess = _rounding_only
+    preprocess = _as_typed
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
     if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class _NumberCheckedByEngine(Number):
 
 class _SliderCheckedByEngine(Slider):
     is_template = True
-    preprocess = _rounding_only
+    preprocess = _as_typed
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
     if TYPE_CHECKING:

@@ -1,5 +1,5 @@
-"""`engine_checks_bounds`: Gradio's range check gone from number boxes and sliders, also in the copy Gradio
-builds when an event updates the control; drawn in the browser as before (Gradio's own references)."""
+"""`engine_checks_bounds`: Gradio's range check and rounding gone from number boxes and sliders (the engine
+checks), also in the copy Gradio builds when an event updates the control; drawn in the browser as before."""
 
 import gradio as gr
 import pytest
@@ -17,6 +17,6 @@ def test_a_value_past_the_range_reaches_the_handler_also_after_gradio_rebuilds_t
     engine_checks_bounds(control)
     rebuilt = control.__class__(**{**control.constructor_args, "interactive": True, "render": False})  # blocks.py
     for checked in (control, rebuilt):
-        assert checked.preprocess(-1) == -1 and checked.preprocess(12) == 12
+        assert checked.preprocess(-1) == -1 and checked.preprocess(12) == 12 and checked.preprocess(2.5) == 2.5
         assert checked.get_block_name() == make().get_block_name()  # the browser's component
     assert control.preprocess(None) is None
