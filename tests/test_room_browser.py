@@ -123,6 +123,9 @@ def test_instructor_and_three_attendees(browser, app):
 
     by_link = open_page(browser, link, viewport=PHONE)  # joins on load, the Room tab selected
     by_link.wait_for_selector("#room-attendee-view .room-attendee")
+    # On a phone the step and its answer box come into sight (a screen below the intro before, found by hand).
+    by_link.wait_for_function("(() => { const box = document.querySelector('#room-answer textarea, #room-answer input')"
+                              ".getBoundingClientRect(); return box.top >= 0 && box.bottom <= innerHeight; })()")
     # The text so far is readable on its dark box (it was dark grey on it: 1.2:1, found by hand).
     assert contrast(by_link, "#room-attendee-view .room-prompt", "#room-attendee-view .room-text-box") >= 7
     spanish = open_page(browser, app.url, locale="es-ES", viewport=PHONE)

@@ -11,7 +11,7 @@ What is left out: the timeline over steps (`charts.py`) and the step panel (`dec
 
 from visualizer.engine.records import Candidate
 
-from .views import esc, whole
+from .views import esc, esc_filled, whole
 
 
 def chart_candidates(record):
@@ -32,10 +32,11 @@ def candidate_label(candidate):
 
 
 def applied_label(settings, texts):
-    """What the pipeline did to the raw softmax: "temperature 0.7 · top-k 50" (knobs by their parameter
-    names, as the notebook writes them in both languages), or "nothing"."""
-    parts = [f"{knob.elem_id} {_number(value)}" for knob, value in settings.active()]
-    return " · ".join(parts) if parts else texts["chart_nothing_applied"]
+    """What the pipeline did to the raw softmax, as HTML: "<code>temperature</code> 0.7 · <code>top-k</code> 50"
+    (knobs by their parameter names, as the notebook writes them in both languages; set as code, so that a
+    Spanish line does not read as an English word left over), or "nothing"."""
+    parts = [f"<code>{knob.elem_id}</code> {_number(value)}" for knob, value in settings.active()]
+    return " · ".join(parts) if parts else esc(texts["chart_nothing_applied"])
 
 
 def mode_line(settings, texts):
@@ -59,7 +60,7 @@ def next_token_chart(record, settings, texts, title=None, position=None, clickab
     legend = (
         f'<div class="ntc-legend">'
         f'<span><i class="sw raw"></i>{esc(texts["chart_raw"])}</span>'
-        f'<span><i class="sw app"></i>{esc(texts["chart_applied"].format(what=applied_label(settings, texts)))}</span>'
+        f'<span><i class="sw app"></i>{esc_filled(texts["chart_applied"], what=applied_label(settings, texts))}</span>'
         f'<span><i class="sw chosen"></i>{esc(texts[chosen_key])}</span>'
         f'<span><i class="sw cut"></i>{esc(texts["chart_cut"])}</span></div>'
     )

@@ -8,7 +8,7 @@ What is left out: the next-token chart (`bars.py`), the timeline (`charts.py`).
 """
 
 from .bars import applied_label
-from .views import esc, status_html
+from .views import esc, esc_filled, status_html
 
 
 def generated_chips_html(records, texts, divergence=None):
@@ -77,5 +77,5 @@ def divergence_html(index, records_a, records_b, texts):
 
 def compare_settings_html(settings, texts):
     """What the sampled branch of Compare draws with (the Decoder tab's knobs), in words."""
-    line = texts["compare_settings"].format(what=applied_label(settings, texts), seed=settings.seed)
-    return f'<div class="compare-settings">{esc(line)}</div>'
+    line = esc_filled(texts["compare_settings"], what=applied_label(settings, texts), seed=esc(settings.seed))
+    return f'<div class="compare-settings">{line}</div>'

@@ -5,7 +5,8 @@ projector shows the room's histogram beside the model's raw and sampled probabil
 before Reveal the model's figure says it is hidden. `timeline_figure` shows, per committed step, how
 often the room chose the model's top token and the model's mean probability of the room's answers.
 Labels are "text · id" (plotly merges equal labels) with `<`, `>` and `&` written as entities,
-because plotly reads tags such as <b> or <a> in labels. Fonts are large: a projector's back row.
+because plotly reads tags such as <b> or <a> in labels; the attendee's own token's label alone gets
+such tags, ours (bold, its colour). Fonts are large: a projector's back row.
 What is left out: HTML (`room_views.py`).
 """
 
@@ -15,6 +16,7 @@ from visualizer.engine.tokens import visible_whitespace
 
 ROOM_COLOR = "#059669"  # the room's answers
 CHOSEN_COLOR = "#f59e0b"  # an attendee's own token
+MINE_LABEL_COLOR = "#b45309"  # its label (darker: text on white)
 SAMPLED_COLOR = "#4f46e5"  # the model, after the settings
 RAW_COLOR = "#c7d2fe"  # the model, raw softmax
 CUT_COLOR = "#d1d5db"  # outside the model's top candidates
@@ -50,8 +52,10 @@ def rows(state, mine=None):
 def answer_figures(state, texts, mine=None):
     """-> (the room's histogram, the model's distribution) for the current step; `mine`: an attendee's answer."""
     token_rows = rows(state, mine)
-    labels = [token_label(token_id, text) for token_id, text in token_rows]
     mine_id = mine["id"] if mine else None
+    # The attendee's own token stands out by its label too: past the model's top it has no bar to colour.
+    labels = [_mine(token_label(token_id, text)) if token_id == mine_id else token_label(token_id, text)
+              for token_id, text in token_rows]
     counts = {bar["id"]: bar["count"] for bar in state["histogram"]}
     answered = max(state["answered"], 1)
     room = go.Figure()
@@ -101,6 +105,11 @@ def timeline_figure(state, texts):
     if not points:
         _note(figure, texts["room_none_committed"])
     return figure
+
+
+def _mine(label):
+    """A label (entities only, see `plot_text`) in bold and the attendee's colour: plotly's own tags."""
+    return f'<span style="color:{MINE_LABEL_COLOR}"><b>{label}</b></span>'
 
 
 def _layout(figure, title, count, legend=False):

@@ -52,8 +52,10 @@ DOWNLOAD_JS = """
   setTimeout(() => { URL.revokeObjectURL(link.href); link.remove(); }, 2000);
 }
 """
-# Joined by typing the code: the address becomes the room's link, so a reload joins again (a page that
-# joined by code was out of the room after a reload, found by hand; the room knows the browser by its cookie).
+# Joined (by typing the code, or by a link on load): the address becomes the room's link, so a reload joins
+# again (a page that joined by code was out of the room after a reload, found by hand; the room knows the
+# browser by its cookie), and on a phone the page scrolls to the step and its answer box (they were a
+# screen below the intro and the join row, found by hand).
 JOINED_LINK_JS = """
 (code) => {
   let tries = 0;
@@ -67,6 +69,7 @@ JOINED_LINK_JS = """
     const url = new URL(window.location.href);
     url.searchParams.set('room', code);
     window.history.replaceState(null, '', url);
+    if (window.innerWidth < 700) document.getElementById('room-attendee').scrollIntoView({block: 'start'});
   };
   whenShown();
 }
@@ -214,7 +217,8 @@ def _wire_events(handlers, c, demo, model_limit):
     c["projector_btn"].click(None, js=PROJECTOR_ON_JS)
     c["exit_btn"].click(None, js=PROJECTOR_OFF_JS)
     tabs = ("tabs",) if "tabs" in c else ()
-    _wire([demo.load], _selecting(handlers.join_from_link, bool(tabs)), [], c, LIGHT, extra=tabs)
+    _wire([demo.load], _selecting(handlers.join_from_link, bool(tabs)), [], c, LIGHT, extra=tabs).then(
+        None, [c["code"]], None, js=JOINED_LINK_JS)
 
 
 def _selecting(join_from_link, select):

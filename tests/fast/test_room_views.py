@@ -4,7 +4,7 @@ Hostile token texts (as a typed guess or a model's candidate would bring them) s
 HTML (no tag, no `${...}` a gr.HTML template would run) and in plotly labels (no pseudo-HTML tags).
 """
 
-from ui.room_charts import answer_figures, plot_text, timeline_figure
+from ui.room_charts import answer_figures, plot_text, timeline_figure, token_label
 from ui.room_views import attendee_html, banner_html, chips_html, percent
 from ui.views import whole
 from ui.texts import EN, ES
@@ -45,7 +45,10 @@ def test_html_views_escape_codes_links_tokens_and_the_text():
 def test_plot_labels_show_tags_as_text():
     room, model = answer_figures(state(), EN, mine={"id": 7, "text": HOSTILE})
     labels = list(room.data[0].y) + list(model.data[0].y)
-    assert labels and all("<" not in label for label in labels)
+    mine = f"<b>{token_label(7, HOSTILE)}</b></span>"  # the attendee's own token: bold, in its colour
+    assert sum(label.endswith(mine) for label in labels) == 2
+    assert labels and all("<" not in label for label in labels if not label.endswith(mine))
+    assert "<" not in token_label(7, HOSTILE)
     assert "&lt;b&gt; · 9" in labels
     assert plot_text("a<br>b&c") == "a&lt;br&gt;b&amp;c"
     assert timeline_figure(state(), ES).data[0].y == (0.5,)

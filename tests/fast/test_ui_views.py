@@ -21,7 +21,7 @@ from ui.decoding_controls import _slider_minimum
 from ui.presets import compare_pair, default_name, preset, preset_names
 from ui.shared import PageSession
 from ui.texts import EN, ES, base, decoding
-from ui.views import esc, status_html, token_chips_html
+from ui.views import esc, esc_filled, status_html, token_chips_html
 from visualizer.engine.knobs import KNOBS
 from visualizer.engine.records import Candidate, StepRecord
 from visualizer.engine.sampling import SamplingSettings
@@ -69,9 +69,9 @@ def test_generated_chips_are_append_only():
 def test_legend_says_what_the_pipeline_applied():
     assert applied_label(SamplingSettings(), EN) == EN["chart_nothing_applied"]
     sampled = SamplingSettings.sampled(temperature=0.7, top_k=50, top_p=0.95)
-    assert applied_label(sampled, EN) == "temperature 0.7 · top-k 50 · top-p 0.95"
+    assert applied_label(sampled, EN) == "<code>temperature</code> 0.7 · <code>top-k</code> 50 · <code>top-p</code> 0.95"
     greedy_penalty = SamplingSettings(greedy=True, knobs=(("repetition_penalty", 1.2), ("temperature", 0.7)))
-    assert applied_label(greedy_penalty, EN) == "repetition-penalty 1.2"  # warpers do not apply in greedy
+    assert applied_label(greedy_penalty, EN) == "<code>repetition-penalty</code> 1.2"  # no warpers in greedy
 
 
 def test_chart_marks_chosen_and_cut_rows():
@@ -171,3 +171,11 @@ def test_a_json_error_reads_in_spanish_reason_included():
     english = AppContext(server=None, second_tokenizer=None, language="en").error_text(error.value, None)
     assert spanish == "JSON no válido en la línea 1, columna 34: se esperaba el separador ','"
     assert english == str(error.value) == "invalid JSON at line 1, column 34: Expecting ',' delimiter"
+
+
+def test_the_legend_sets_parameter_names_as_code_and_escapes_the_words_around():
+    sampled = SamplingSettings.sampled(temperature=1.5, top_k=5)
+    legend = next_token_chart(record(1), sampled, ES)
+    assert "tras: <code>temperature</code> 1.5 · <code>top-k</code> 5" in legend
+    assert esc_filled("<b>{what}</b> ${{x}}", what="<code>top-k</code>") == esc("<b>") + "<code>top-k</code>" + esc(
+        "</b> ${x}")

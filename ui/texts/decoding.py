@@ -111,7 +111,7 @@ ES = {
     "top_n": "Candidatos mostrados",
     "step": "Paso ▶",
     "step10": "Paso ×10",
-    "run": "Al final ⏩",
+    "run": "Hasta el final ⏩",
     "stop": "Parar ■",
     "undo": "◀ Deshacer",
     "reset": "Reiniciar ⟲",

@@ -58,7 +58,7 @@ ES = {
     "error_both_ended": "los dos mensajes han terminado: reinicia para seguir",
     "error_not_one_token": "{typed!r} son {count} tokens [{ids}]: escribe un token cada vez (o #id)",
     "error_nothing_typed": "escribe primero un token: su texto, o #id",
-    "error_bad_saved_state": "el estado de muestreo guardado no encaja en este servidor",
+    "error_bad_saved_state": "el estado de sampling guardado no encaja en este servidor",
     "error_no_decoder": "no hay decodificador en esta sesión: llama antes a /start",
     "error_no_lens": "{model} no tiene una normalización final que la lente de logits conozca "
                      "(norm, final_layernorm o ln_f)",

@@ -80,10 +80,10 @@ ES = {
     "tab_inside": "6 · Dentro del paso",
     "intro_inside": "**Dentro de un paso.** El modelo lee el último token y predice el siguiente. Aquí ves qué "
     "adivinaba cada capa por el camino, en qué tokens anteriores se fijó esa posición y cómo cada parámetro de "
-    "muestreo reforma las probabilidades finales. Se calcula solo para el paso actual, cuando lo pides.",
+    "sampling reforma las probabilidades finales. Se calcula solo para el paso actual, cuando lo pides.",
     "inside_look": "Mirar dentro de este paso 🔍",
     "inside_position": "La posición {position} ({token}) predice el token {next} de la respuesta · "
-    "{prompt} tokens de prompt",
+    "{prompt} tokens del prompt",
     "inside_empty": "Abre una conversación en la pestaña 1 y pulsa el botón para mirar dentro del siguiente paso.",
     "lens_title": "### Lente de logits: lo que adivina cada capa como siguiente token",
     "lens_explain": "Cada fila pasa el estado oculto tras una capa por la normalización final y la cabeza de salida "
@@ -117,12 +117,12 @@ ES = {
     "part_other": "otro",
     "part_special": "marcador especial",
     "part_current": "aquí se predice",
-    "stages_title": "### El muestreo, etapa a etapa",
+    "stages_title": "### El sampling, etapa a etapa",
     "stages_explain": "Los logits guardados del paso pasan por cada parámetro en el orden en que los aplica generate "
     "de transformers; cada fila es la distribución tras esa etapa. Mover un parámetro aquí redibuja las filas sin "
     "volver a ejecutar el modelo, y no cambia los ajustes del Decodificador.",
     "stages_greedy": "El Decodificador está en modo greedy: aplica la penalización por repetición y coge el token "
-    "más probable. Estas filas muestran lo que haría el muestreo.",
+    "más probable. Estas filas muestran lo que haría el sampling.",
     "stages_knobs": "Prueba los parámetros (solo en esta vista)",
     "stages_stage": "etapa",
     "stages_left": "tokens que quedan",
@@ -146,5 +146,5 @@ ES = {
     "stage_explain_top_p": "Se queda con el conjunto más pequeño de tokens más probables cuyas probabilidades suman p.",
     "stage_explain_min_p": "Quita los tokens menos probables que min-p por la probabilidad del token principal: a "
     "diferencia de top-p, el corte sigue a la seguridad del modelo.",
-    "stage_explain_final": "De aquí sortea un paso con muestreo; el generador con semilla elige un token.",
+    "stage_explain_final": "De aquí sortea un paso con sampling; el generador con semilla elige un token.",
 }
