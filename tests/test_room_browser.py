@@ -1,6 +1,6 @@
 """Room mode in a real browser: an instructor and three attendees, each in their own Chromium context.
 
-Flow: the instructor opens a room; one attendee joins by the ?room= link, two by typing the code;
+Flow: the instructor opens a room (a reload brings it back, the key kept); one attendee joins by the ?room= link, two by typing the code;
 they guess and the projector's counters and histogram update without a reload (the 1 s timer);
 hostile text typed as a guess is refused and shown as text; the text so far is readable on its
 dark box (a contrast ratio of 7 at least); Reveal shows each attendee where their token sits and
@@ -114,6 +114,14 @@ def test_instructor_and_three_attendees(browser, app):
     instructor.wait_for_selector("#room-banner .room-big-code")
     code = instructor.locator("#room-banner .room-big-code").inner_text().strip()
     assert len(code) == 5 and field(instructor, "room-code").input_value() == code
+    # A reload brings the instructor's room back, the key kept (an empty tab before, found by hand).
+    instructor.wait_for_function("new URL(location.href).searchParams.get('watch') === '1'")
+    instructor.reload()
+    instructor.wait_for_selector("#room-banner .room-big-code")
+    assert instructor.locator("#room-banner .room-big-code").inner_text().strip() == code
+    instructor.locator("#room-instructor .label-wrap").first.click()
+    assert field(instructor, "room-key").input_value() == INSTRUCTOR_KEY
+    instructor.locator("#room-instructor .label-wrap").first.click()
     link = f"{app.url}?room={code}"
     assert instructor.locator("#room-banner .room-link").inner_text().strip() == link.removeprefix("http://")
     # This server listens on 127.0.0.1 alone: no phone can open that link, and the banner says so, with no QR

@@ -94,11 +94,14 @@ class RoomHandlers:
         return self._act(act, request)
 
     def join_from_link(self, request=None):
-        """Page load: a ?room=CODE link joins that room at once."""
-        code = (getattr(request, "query_params", None) or {}).get("room")
+        """Page load: a ?room=CODE link joins that room at once; ?room=CODE&watch=1 (a watching page
+        reloaded) watches it again."""
+        params = getattr(request, "query_params", None) or {}
+        code = params.get("room")
         if not code:
             return {}
-        return {**self.join(code, None, request), "code": code.strip().upper()[:16]}
+        views = self.watch(code, False, request) if params.get("watch") == "1" else self.join(code, None, request)
+        return {**views, "code": code.strip().upper()[:16]}
 
     def watch(self, code, joined, request=None):
         def act(texts):

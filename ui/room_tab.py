@@ -5,7 +5,8 @@ From `shared` (the layout's `ui.shared.Shared`, any object, or None) it reads, w
 `conversation` (the applied conversation) and `controls.knobs` temperature / top_k / top_p (a room
 opens on their values: it follows the instructor's conversation and settings), `demo` and `i18n`;
 what is missing gets a control of its own in the instructor panel. A page opened with ?room=CODE
-joins that room and selects this tab (through the gr.Tabs it sits in).
+joins that room and selects this tab (through the gr.Tabs it sits in); a watching page's address is
+?room=CODE&watch=1, so a reload watches it again, the instructor key typed in that tab put back.
 Element ids (a contract): #room-code, #room-join-btn, #room-answer, #room-histogram,
 #room-reveal-btn, #room-commit-btn; also #room-watch-btn, #room-answer-btn, #room-seed,
 #room-sample-btn, #room-key, #room-open-btn, #room-mode, #room-projector, #room-banner,
@@ -68,12 +69,36 @@ JOINED_LINK_JS = """
     }
     const url = new URL(window.location.href);
     url.searchParams.set('room', code);
+    url.searchParams.delete('watch');
     window.history.replaceState(null, '', url);
     if (window.innerWidth < 700) document.getElementById('room-attendee').scrollIntoView({block: 'start'});
   };
   whenShown();
 }
 """
+# Watching (the instructor's room, or a projector): the address becomes ?room=CODE&watch=1, so a reload shows
+# the room again; the instructor key typed in this tab is kept for the tab's life (sessionStorage) and put
+# back after a reload (a reload left the instructor on an empty tab, code and key to type again, found by hand).
+WATCHING_LINK_JS = """
+() => {
+  let tries = 0;
+  const whenShown = () => {
+    const code = document.querySelector('#room-banner .room-big-code');
+    if (!code || code.offsetParent === null) {
+      if (++tries < 30) setTimeout(whenShown, 100);
+      return;
+    }
+    const url = new URL(window.location.href);
+    url.searchParams.set('room', code.textContent.trim());
+    url.searchParams.set('watch', '1');
+    window.history.replaceState(null, '', url);
+  };
+  whenShown();
+}
+"""
+KEY_STORE = "llm-viz-room-key"
+KEEP_KEY_JS = "(key) => { sessionStorage.setItem(%r, key || ''); }" % KEY_STORE
+KEPT_KEY_JS = "() => sessionStorage.getItem(%r) || ''" % KEY_STORE
 PROJECTOR_ON_JS = "() => { document.body.classList.add('room-projector-only'); }"
 PROJECTOR_OFF_JS = "() => { document.body.classList.remove('room-projector-only'); }"
 
@@ -199,10 +224,13 @@ def _wire_events(handlers, c, demo, model_limit):
     model = dict(concurrency_id="model", concurrency_limit=model_limit)
     wire = lambda triggers, method, names, group=LIGHT, **options: _wire(  # noqa: E731
         triggers, method, [c[n] for n in names], c, group, **options)
-    wire([c["open_btn"].click], handlers.open_room, ["key", "conversation", *KNOB_NAMES], model)
+    wire([c["open_btn"].click], handlers.open_room, ["key", "conversation", *KNOB_NAMES], model).then(
+        None, js=WATCHING_LINK_JS)
     wire([c["join_btn"].click, c["code"].submit], handlers.join, ["code", "seed"]).then(
         None, [c["code"]], None, js=JOINED_LINK_JS)
-    wire([c["watch_btn"].click], handlers.watch, ["code", "joined"])
+    wire([c["watch_btn"].click], handlers.watch, ["code", "joined"]).then(None, js=WATCHING_LINK_JS)
+    c["key"].change(None, [c["key"]], None, js=KEEP_KEY_JS)
+    demo.load(None, None, [c["key"]], js=KEPT_KEY_JS)
     wire([c["answer_btn"].click, c["answer"].submit], handlers.answer, ["code", "answer", "watching"])
     wire([c["sample_btn"].click], handlers.sample, ["code", "seed", "watching"])
     wire([c["mode"].input], handlers.set_mode, ["code", "key", "mode", "joined"])
