@@ -5,7 +5,8 @@ A knob typed past its range after a mode switch is refused in the page's languag
 control on the switch and its English bounds check came back); a 20 MiB paste into the JSON editor is
 refused in the page's language (it failed at the body limit without a word, the editor blanked); a file
 that is not UTF-8 is refused, not imported with � in it; an import's or an applied JSON's message stays
-(the rows drawn anew cleared it).
+(the rows drawn anew cleared it); the Decoder opened again during a run still says it runs (its status
+went blank while the run went on).
 What is left out: the earlier walkthroughs' (`test_browser_walkthrough.py`, `test_browser_walkthrough_es.py`).
 """
 
@@ -13,8 +14,8 @@ import json
 
 import pytest
 
-from browser_support import (app_url, browser, decoder_page, open_page, rows_include, set_number,  # noqa: F401
-                             wait_chart, wait_chips, wait_text)
+from browser_support import (app_url, browser, chip_count, decoder_page, open_page, open_tab,  # noqa: F401
+                             rows_include, set_number, type_json, wait_chart, wait_chips, wait_text)
 from ui.texts import EN, ES
 
 pytestmark = pytest.mark.browser
@@ -84,6 +85,32 @@ def test_an_import_that_is_not_utf8_is_refused_and_a_good_ones_message_stays(bro
         wait_text(page, "#conversation-status", message)
         page.wait_for_timeout(1500)  # the rows' change events have come back
         assert message in page.locator("#conversation-status").inner_text()
+        assert page.dialogs == []
+    finally:
+        page.context.close()
+
+
+def test_the_decoder_opened_again_during_a_run_still_says_it_runs(browser, app_url):
+    page = open_page(browser, app_url)
+    try:
+        story = "Write a long, detailed story about a lighthouse keeper who finds a message in a bottle."
+        type_json(page, "#conversation-json", [{"role": "user", "content": story}])
+        page.click("#apply-json-btn")
+        rows_include(page, story[:30])
+        open_tab(page, "decoder")
+        wait_chart(page, 0, preview=True)
+        set_number(page, "#max-new", 300)
+        page.click("#run-btn")
+        wait_text(page, "#decoder-status", EN["running"])
+        wait_chips(page, "#generated-text", 3)
+        open_tab(page, "tokens")
+        open_tab(page, "decoder")  # its view drawn again, the run going on
+        page.wait_for_timeout(1500)
+        made = chip_count(page, "#generated-text")
+        assert EN["running"] in page.locator("#decoder-status").inner_text()
+        wait_chips(page, "#generated-text", made + 2)
+        page.click("#stop-btn")
+        wait_text(page, "#decoder-status", EN["stopped"].split("{")[0])
         assert page.dialogs == []
     finally:
         page.context.close()

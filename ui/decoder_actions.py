@@ -118,6 +118,7 @@ class DecoderActions:
         texts, ui = self.ctx.texts(request), self.ui
         holder = {}
         burst = object() if limit is not None else None  # this stream, while it is the page's running burst
+        mark = object()  # this stream, while it runs: a view drawn meanwhile (the tab opened again) says so
 
         def begin():
             with self.page.open(values, request) as session:
@@ -127,6 +128,7 @@ class DecoderActions:
                 decoder = session.workspace.decoder()
                 decoder.start()
                 session.data.update(stop=False, view="step")
+                session.data.setdefault("running", set()).add(mark)
                 if burst is not None:
                     session.data.update(burst=burst, burst_more=0)
                 holder["decoder"] = decoder
@@ -163,17 +165,21 @@ class DecoderActions:
                 if ended or ui.status in update:  # the end, a Stop, or an error (kept on screen)
                     break
                 yield update
-            final = self._finish(values, request, decoder, made, stopped)
+            final = self._finish(values, request, decoder, made, stopped, mark)
             yield {**final, **update} if ui.status in update else final
         finally:  # failed, or closed by Gradio (a cancel, the page gone): without taking a turn, as
             # Gradio closes a generator on its event loop, which must not wait for this session
-            _release(self.ctx.store.get(getattr(request, "session_hash", None)), burst)
+            session = self.ctx.store.get(getattr(request, "session_hash", None))
+            _release(session, burst)
+            if session is not None:
+                session.data.get("running", set()).discard(mark)
 
-    def _finish(self, values, request, decoder, made, stopped):
+    def _finish(self, values, request, decoder, made, stopped, mark):
         texts = self.ctx.texts(request)
 
         def finish():
             with self.page.existing(values, request) as session:
+                session.data.get("running", set()).discard(mark)
                 stop_at = session.data.pop("stop_at", None)
                 session.data["stop"] = False
                 view = self._view(decoder, session, texts, values, tokens_changed=True)
@@ -223,6 +229,8 @@ class DecoderActions:
         if not message:
             if decoder.stop:
                 message, kind = stop_message(decoder.stop, texts, records and records[-1].forced), "done"
+            elif session.data.get("running"):  # a run goes on (this view: the tab opened again, a setting)
+                message = texts["running"]
             elif not records and session.workspace.tokens_set_aside:
                 message, kind = texts["prompt_changed"].format(count=session.workspace.tokens_set_aside), "info"
             elif not records:
