@@ -27,7 +27,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PROJECTOR = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = int(os.environ.get("LLM_VIZ_TEST_TIMEOUT_MS", 60_000))  # a loaded 2-core machine: seconds per step
-TAB_IDS = {"conversation": 0, "text": 1, "tokens": 2, "decoder": 3, "compare": 4}
+TAB_IDS = {"conversation": 0, "text": 1, "tokens": 2, "decoder": 3, "compare": 4, "inside": 5, "room": 6}
 
 if not CHROMIUM.exists():
     pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)",

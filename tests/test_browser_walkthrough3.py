@@ -6,7 +6,8 @@ control on the switch and its English bounds check came back); a 20 MiB paste in
 refused in the page's language (it failed at the body limit without a word, the editor blanked); a file
 that is not UTF-8 is refused, not imported with � in it; an import's or an applied JSON's message stays
 (the rows drawn anew cleared it); the Decoder opened again during a run still says it runs (its status
-went blank while the run went on).
+went blank while the run went on); on a phone the tab buttons shown are whole (the first and the selected
+tab are always shown, and at 16 px two long ones overflowed the bar, cut).
 What is left out: the earlier walkthroughs' (`test_browser_walkthrough.py`, `test_browser_walkthrough_es.py`).
 """
 
@@ -16,6 +17,7 @@ import pytest
 
 from browser_support import (app_url, browser, chip_count, decoder_page, open_page, open_tab,  # noqa: F401
                              rows_include, set_number, type_json, wait_chart, wait_chips, wait_text)
+from browser_support import PHONE  # noqa: E402
 from ui.texts import EN, ES
 
 pytestmark = pytest.mark.browser
@@ -112,5 +114,24 @@ def test_the_decoder_opened_again_during_a_run_still_says_it_runs(browser, app_u
         page.click("#stop-btn")
         wait_text(page, "#decoder-status", EN["stopped"].split("{")[0])
         assert page.dialogs == []
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("locale", ["es-ES", "en-US"])
+def test_on_a_phone_the_tab_buttons_shown_are_whole(browser, app_url, locale):
+    page = open_page(browser, app_url, locale=locale, viewport=PHONE)
+    try:
+        for tab in ("inside", "room"):
+            open_tab(page, tab)
+            page.wait_for_timeout(500)  # Gradio lays the bar out again
+            clipped = page.evaluate("""() => {
+                const bar = document.querySelector('#tabs .tab-container:not(.visually-hidden)');
+                const right = bar.getBoundingClientRect().right;
+                return [...bar.querySelectorAll('button')].filter((b) => b.offsetParent !== null)
+                    .filter((b) => b.getBoundingClientRect().right > right + 1 || b.scrollWidth > b.clientWidth + 1)
+                    .map((b) => b.innerText);
+            }""")
+            assert clipped == [], (tab, clipped)
     finally:
         page.context.close()
