@@ -13,7 +13,7 @@ from visualizer.engine.conversation import parse_conversation
 from visualizer.engine.limits import MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_TOTAL_CHARS, InputError
 from visualizer.engine.models import load_model
 from visualizer.engine.template import Injection, Segment, render_conversation, split_markers
-from visualizer.engine.tokens import piece_text, stable_text, token_records
+from visualizer.engine.tokens import piece_text, stable_text, token_records, visible_whitespace
 
 UNICODE_TEXTS = [
     "😀",
@@ -222,3 +222,11 @@ def test_default_model_tokenizer_only_loads_no_weights(loaded):
     assert light.name == loaded.name and light.vocab_size == loaded.vocab_size == 49152
     text = render_conversation(loaded.tokenizer, STRAWBERRY).text
     assert light.tokenizer.encode(text) == loaded.tokenizer.encode(text)
+
+
+def test_a_token_of_invisible_characters_alone_shows_its_code_points():
+    """A zero-width space's chip was empty (found by hand on the Qwen tokenizer's chips)."""
+    assert visible_whitespace("\u200b") == "⟨U+200B⟩" and visible_whitespace("\u0301") == "⟨U+0301⟩"
+    assert visible_whitespace("\u00a0\u200d") == "⟨U+00A0⟩⟨U+200D⟩"
+    assert visible_whitespace(" a\u200b") == "␣a\u200b" and visible_whitespace("é") == "é"  # beside visible ones
+    assert visible_whitespace(" \n") == "␣↵" and visible_whitespace("") == ""

@@ -7,10 +7,12 @@ instead of mojibake, and its character span still points into the decoded text.
 What is left out: HTML (see `views.py`); the rendering of conversations (see `template.py`).
 """
 
+import unicodedata
 from dataclasses import asdict, dataclass
 
 # Whitespace made visible for display; the raw text keeps the real characters.
 _VISIBLE_WHITESPACE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
+_INVISIBLE = {"Cf", "Cc", "Mn", "Me", "Zs", "Zl", "Zp"}  # Unicode categories drawn as nothing on their own
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,12 @@ def stable_text(data):
 
 
 def visible_whitespace(text):
-    return "".join(_VISIBLE_WHITESPACE.get(char, char) for char in text)
+    """Spaces, newlines and tabs as ␣ ↵ ⇥; a text of invisible characters alone (a zero-width space, a
+    lone combining mark, a no-break space) as their code points, ⟨U+200B⟩ (its chip was empty)."""
+    shown = "".join(_VISIBLE_WHITESPACE.get(char, char) for char in text)
+    if shown and all(unicodedata.category(char) in _INVISIBLE for char in shown):
+        return "".join(f"⟨U+{ord(char):04X}⟩" for char in shown)
+    return shown
 
 
 def _whole_text(piece):
