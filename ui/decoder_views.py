@@ -35,7 +35,8 @@ def stats_html(record, prompt_length, texts, tokens_per_s=None, progress=None):
         f'<div><b>{record.index}</b><small>{esc(texts["step_word"])}</small></div>',
         f'<div><b>{record.cache_before}</b><small>{esc(texts["cache"])} · {esc(texts["cached"])}</small></div>',
         f'<div><b>+1</b><small>{esc(texts["new"])} ({prompt_length} {esc(texts["prompt"])})</small></div>',
-        f'<div><b>{record.ms:.0f}</b><small>{esc(texts["ms"])}</small></div>',
+        # A step brought back after a reload or an eviction was not timed (0 ms): a dash, not a time.
+        f'<div><b>{f"{record.ms:.0f}" if record.ms > 0 else "—"}</b><small>{esc(texts["ms"])}</small></div>',
         f'<div><b>{record.prob:.1%}</b><small>p · {esc(texts["rank"])} {record.rank}</small></div>',
     ]
     if record.batch_rows > 1:  # a server batching several attendees' steps into one forward pass

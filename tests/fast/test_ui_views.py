@@ -179,3 +179,9 @@ def test_the_legend_sets_parameter_names_as_code_and_escapes_the_words_around():
     assert "tras: <code>temperature</code> 1.5 · <code>top-k</code> 5" in legend
     assert esc_filled("<b>{what}</b> ${{x}}", what="<code>top-k</code>") == esc("<b>") + "<code>top-k</code>" + esc(
         "</b> ${x}")
+
+
+def test_a_step_brought_back_untimed_shows_a_dash_not_zero_ms():
+    assert "<b>40</b>" in stats_html(record(3), 50, EN)
+    assert "<b>—</b>" in stats_html(replace(record(3), ms=0.0), 50, EN) and "<b>0</b>" not in stats_html(
+        replace(record(3), ms=0.0), 50, EN)
