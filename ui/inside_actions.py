@@ -52,7 +52,7 @@ class InsideActions:
             lens = lens_payload(loaded.name, loaded.tokenizer, inspection)
             knob_values = {ui.knobs[knob.name]: _knob_value(settings, knob) for knob in KNOBS}
             return {
-                ui.status: position_html(kept["tokens"], inspection, texts),
+                ui.status: position_html(kept["tokens"], inspection, texts, ended=decoder.stop == "eos"),
                 ui.lens_plot: lens_figure(lens, texts), ui.lens_notes: lens_notes_html(lens, texts),
                 **self._attention(kept, values.get(ui.layer), values.get(ui.head), texts),
                 ui.stages: stages_html(stages, texts), ui.kept: kept, **knob_values,
@@ -88,11 +88,12 @@ class InsideActions:
                 self.ui.bars: attention_bars_html(kept["tokens"], weights, texts)}
 
 
-def position_html(tokens, inspection, texts):
-    """Which position is inspected: its index, its token, the answer's token it predicts."""
+def position_html(tokens, inspection, texts, ended=False):
+    """Which position is inspected: its index, its token, the answer's token it predicts (`ended`: the
+    answer ended with that token, so what comes after the end marker)."""
     token = f"«{visible_whitespace(tokens[-1]['text'])}»"
-    line = texts["inside_position"].format(position=inspection.position, token=token, next=inspection.generated + 1,
-                                           prompt=inspection.prompt_length)
+    line = texts["inside_position_ended" if ended else "inside_position"].format(
+        position=inspection.position, token=token, next=inspection.generated + 1, prompt=inspection.prompt_length)
     return f'<div class="inside-status" data-position="{inspection.position}">{esc(line)}</div>'
 
 

@@ -90,3 +90,16 @@ def test_stage_table_has_a_row_per_stage_in_order_with_what_each_removed():
 
 def test_percent_keeps_small_numbers_readable():
     assert [percent(p) for p in (0.0, 0.0004, 0.042, 0.42, 1.0)] == ["0%", "<0.1%", "4.2%", "42%", "100%"]
+
+
+def test_the_position_after_an_ended_answer_says_the_answer_ended():
+    """After an answer ended with <|im_end|>, Inside said its position "predicts token 32 of the answer"."""
+    from types import SimpleNamespace
+
+    from ui.inside_actions import position_html
+
+    inspection = SimpleNamespace(position=77, generated=31, prompt_length=46)
+    tokens = [{"text": "<|im_end|>"}]
+    assert "predicts token 32 of the answer" in position_html(tokens, inspection, EN)
+    ended = position_html(tokens, inspection, ES, ended=True)
+    assert "terminó la respuesta" in ended and "predice el token" not in ended and "&lt;|im_end|&gt;" in ended

@@ -13,6 +13,8 @@ EN = {
     "reshapes the final probabilities. Computed for the current step only, when you ask.",
     "inside_look": "Look inside this step 🔍",
     "inside_position": "Position {position} ({token}) predicts token {next} of the answer · {prompt} prompt tokens",
+    "inside_position_ended": "Position {position} ({token}) ended the answer: this is what the model would predict "
+    "after its end marker · {prompt} prompt tokens",
     "inside_empty": "Open a conversation in tab 1, then press the button to look inside the next step.",
     "lens_title": "### Logit lens: each layer's guess at the next token",
     "lens_explain": "Each row passes the hidden state after one layer through the model's final norm and output head, "
@@ -84,6 +86,8 @@ ES = {
     "inside_look": "Mirar dentro de este paso 🔍",
     "inside_position": "La posición {position} ({token}) predice el token {next} de la respuesta · "
     "{prompt} tokens del prompt",
+    "inside_position_ended": "La posición {position} ({token}) terminó la respuesta: esto es lo que el modelo "
+    "predeciría tras su marcador de cierre · {prompt} tokens del prompt",
     "inside_empty": "Abre una conversación en la pestaña 1 y pulsa el botón para mirar dentro del siguiente paso.",
     "lens_title": "### Lente de logits: lo que adivina cada capa como siguiente token",
     "lens_explain": "Cada fila pasa el estado oculto tras una capa por la normalización final y la cabeza de salida "
