@@ -203,3 +203,16 @@ def decoder_page(browser, app_url, script=None, locale="en-US"):
         yield page
     finally:
         context.close()
+
+
+STORY = "Write a long, detailed story about a lighthouse keeper who finds a message in a bottle."  # no early end
+
+
+def open_decoder_on(page, content, max_new):
+    """Apply a one-message conversation, open the Decoder on its preview, set max new tokens."""
+    type_json(page, "#conversation-json", [{"role": "user", "content": content}])
+    page.click("#apply-json-btn")
+    rows_include(page, content[:30])
+    open_tab(page, "decoder")
+    wait_chart(page, 0, preview=True)
+    set_number(page, "#max-new", max_new)

@@ -16,16 +16,15 @@ import json
 
 import pytest
 
-from browser_support import (PHONE, app_url, browser, chart_step, chip_count, chips, open_page, open_tab,  # noqa: F401
-                             page, rows_include, set_number, streamed, type_json, wait_chart, wait_chips, wait_loaded,
-                             wait_text)
+from browser_support import (PHONE, STORY, app_url, browser, chart_step, chip_count, chips,  # noqa: F401
+                             open_decoder_on, open_page, open_tab, page, rows_include, set_number, streamed,
+                             type_json, wait_chart, wait_chips, wait_loaded, wait_text)
 from ui.client_js import IMPORT_LIMIT
 from ui.presets import preset
 from ui.texts import EN, ES
 
 pytestmark = pytest.mark.browser
 ROWS_TEXT = "#message-rows textarea"
-STORY = "Write a long, detailed story about a lighthouse keeper who finds a message in a bottle."  # no early end
 
 
 def assert_rows_editable(page, marker):
@@ -246,12 +245,7 @@ def test_8_spanish_everywhere(browser, app_url):
 def test_9_run_to_end_sends_constant_size_per_token_and_stop_shows_every_token(browser, app_url):
     page = open_page(browser, app_url, record=True)
     try:
-        type_json(page, "#conversation-json", [{"role": "user", "content": STORY}])
-        page.click("#apply-json-btn")
-        rows_include(page, STORY[:30])
-        open_tab(page, "decoder")
-        wait_chart(page, 0, preview=True)
-        set_number(page, "#max-new", 96)
+        open_decoder_on(page, STORY, 96)
         page.evaluate("window.__streamed.length = 0")
         page.click("#run-btn")
         page.wait_for_selector("#decoder-status .status.done")

@@ -15,9 +15,8 @@ import json
 
 import pytest
 
-from browser_support import (app_url, browser, chip_count, decoder_page, open_page, open_tab,  # noqa: F401
-                             rows_include, set_number, type_json, wait_chart, wait_chips, wait_text)
-from browser_support import PHONE  # noqa: E402
+from browser_support import (PHONE, STORY, app_url, browser, chip_count, decoder_page, open_decoder_on,  # noqa: F401
+                             open_page, open_tab, rows_include, set_number, wait_chart, wait_chips, wait_text)
 from ui.texts import EN, ES
 
 pytestmark = pytest.mark.browser
@@ -95,13 +94,7 @@ def test_an_import_that_is_not_utf8_is_refused_and_a_good_ones_message_stays(bro
 def test_the_decoder_opened_again_during_a_run_still_says_it_runs(browser, app_url):
     page = open_page(browser, app_url)
     try:
-        story = "Write a long, detailed story about a lighthouse keeper who finds a message in a bottle."
-        type_json(page, "#conversation-json", [{"role": "user", "content": story}])
-        page.click("#apply-json-btn")
-        rows_include(page, story[:30])
-        open_tab(page, "decoder")
-        wait_chart(page, 0, preview=True)
-        set_number(page, "#max-new", 300)
+        open_decoder_on(page, STORY, 300)
         page.click("#run-btn")
         wait_text(page, "#decoder-status", EN["running"])
         wait_chips(page, "#generated-text", 3)
