@@ -100,7 +100,12 @@ class RoomHandlers:
         code = params.get("room")
         if not code:
             return {}
-        views = self.watch(code, False, request) if params.get("watch") == "1" else self.join(code, None, request)
+        if params.get("watch") == "1":
+            # The commit choice set again: a page that watches on load showed none chosen, and Gradio's radio
+            # sent the Decoder's mode label ("Greedy") in its place, refused before the handler (found by hand).
+            views = {**self.watch(code, False, request), "how": "greedy"}
+        else:
+            views = self.join(code, None, request)
         return {**views, "code": code.strip().upper()[:16]}
 
     def watch(self, code, joined, request=None):

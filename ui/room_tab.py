@@ -39,7 +39,7 @@ from .texts import TEXTS
 TICK_SECONDS = 1.0
 OUTPUTS = ("status", "code", "seed", "banner", "histogram", "model_chart", "chips", "timeline", "attendee_view",
            "my_chart", "seen", "phase", "mode", "joined", "watching", "timer", "projector", "attendee", "instructor",
-           "export", "guess_row", "draw_row", "answer")
+           "export", "guess_row", "draw_row", "answer", "how")
 KNOB_NAMES = ("temperature", "top_k", "top_p")
 DOWNLOAD_JS = """
 (payload) => {
