@@ -74,12 +74,16 @@ def answer_figures(state, texts, mine=None):
                       name=plot_text(texts["room_chart_raw"]), marker_color=RAW_COLOR,
                       hovertemplate="%{y}<br>p=%{x:.3f}<extra></extra>")
         model.add_bar(y=labels, x=[top.get(i, {}).get("prob", 0) for i, _ in token_rows], orientation="h",
-                      name=plot_text(texts["room_chart_sampled"]),
+                      name=plot_text(texts["room_chart_sampled"]), showlegend=False,
                       marker_color=[CHOSEN_COLOR if i == mine_id else SAMPLED_COLOR if i in top else CUT_COLOR
                                     for i, _ in token_rows],
                       text=[f"{top[i]['prob']:.0%}" if i in top else "" for i, _ in token_rows],
                       textposition="outside", cliponaxis=False, textfont=dict(size=16), constraintext="none",
                       hovertemplate="%{y}<br>p=%{x:.3f}<extra></extra>")
+        # Its legend entry on its own: plotly draws a trace's swatch in its first bar's colour, which was the
+        # attendee's orange when their token came first (found by hand).
+        model.add_scatter(x=[None], y=[None], mode="markers", name=plot_text(texts["room_chart_sampled"]),
+                          marker=dict(color=SAMPLED_COLOR, symbol="square", size=12), hoverinfo="skip")
     _layout(model, texts["room_chart_model"], len(labels), legend=bool(top))
     if not top:
         _note(model, texts["room_model_hidden"])

@@ -80,7 +80,7 @@ def build(ctx, shared):
             messages = parse_conversation(text)
         except InputError as error:
             return {status: error_html(ctx.error_text(error, request), texts)}
-        return applied(messages, texts["json_applied"].format(count=len(messages)))
+        return applied(messages, texts[_counted("json_applied", messages)].format(count=len(messages)))
 
     def import_file(values: dict, request: gr.Request):
         texts = ctx.texts(request)
@@ -102,7 +102,7 @@ def build(ctx, shared):
             messages = parse_conversation(chosen["text"])
         except InputError as error:
             return {status: error_html(f"{name}: {ctx.error_text(error, request)}", texts)}
-        return applied(messages, texts["json_imported"].format(name=name, count=len(messages)))
+        return applied(messages, texts[_counted("json_imported", messages)].format(name=name, count=len(messages)))
 
     def flag_unapplied(text, messages, request: gr.Request):  # positional: EDITOR_JS gets them in order
         try:
@@ -144,6 +144,11 @@ def build(ctx, shared):
           outputs=[editor, dirty, shared.saved_conversation], **views)
     gr.on([shared.demo.load], restore, inputs={shared.saved_conversation},
           outputs=[conversation, structure, preset_name, shared.add_generation_prompt, shared.thinking], **views)
+
+
+def _counted(key, messages):
+    """The text key for this many messages: "<key>_one" for one ("1 messages" read wrong)."""
+    return f"{key}_one" if len(messages) == 1 else key
 
 
 def _saved(values, shared):

@@ -4,7 +4,7 @@ Hostile token texts (as a typed guess or a model's candidate would bring them) s
 HTML (no tag, no `${...}` a gr.HTML template would run) and in plotly labels (no pseudo-HTML tags).
 """
 
-from ui.room_charts import answer_figures, plot_text, timeline_figure, token_label
+from ui.room_charts import RAW_COLOR, SAMPLED_COLOR, answer_figures, plot_text, timeline_figure, token_label
 from ui.room_views import attendee_html, banner_html, chips_html, percent
 from ui.views import whole
 from ui.texts import EN, ES
@@ -62,3 +62,11 @@ def test_before_reveal_the_model_figure_is_empty_and_says_so():
 
 def test_numbers_read_the_same_in_both_languages():
     assert whole(49152) == "49\u202f152" and percent(0.259) == "25.9%" and percent(0.0) == "0.0%"
+
+
+def test_the_model_legend_keeps_its_colours_when_the_attendees_token_comes_first():
+    """Plotly draws a trace's legend swatch in its first bar's colour: the attendee's orange (found by hand)."""
+    room, model = answer_figures(state(), EN, mine={"id": 7, "text": HOSTILE})  # token 7 tops the model's list
+    shown = [trace for trace in model.data if trace.showlegend is not False]
+    assert [trace.name for trace in shown] == [EN["room_chart_raw"], EN["room_chart_sampled"]]
+    assert [trace.marker.color for trace in shown] == [RAW_COLOR, SAMPLED_COLOR]

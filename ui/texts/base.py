@@ -41,8 +41,10 @@ EN = {
     "import_json": "Import JSON file",
     "export_json": "Export JSON",
     "json_applied": "JSON applied: the conversation now has {count} messages.",
+    "json_applied_one": "JSON applied: the conversation now has 1 message.",
     "json_unapplied": "The JSON editor has changes that are not applied yet: press “Apply JSON” to use them.",
     "json_imported": "Imported {name}: {count} messages.",
+    "json_imported_one": "Imported {name}: 1 message.",
     "file_too_big": "{name} is {size} bytes: at most {limit} bytes can be imported.",
     "json_too_long": "The JSON editor holds more than {limit} characters: no conversation is that long, so nothing "
                      "was applied.",
@@ -100,8 +102,10 @@ ES = {
     "import_json": "Importar archivo JSON",
     "export_json": "Exportar JSON",
     "json_applied": "JSON aplicado: la conversación tiene ahora {count} mensajes.",
+    "json_applied_one": "JSON aplicado: la conversación tiene ahora 1 mensaje.",
     "json_unapplied": "El editor JSON tiene cambios sin aplicar: pulsa «Aplicar JSON» para usarlos.",
     "json_imported": "Importado {name}: {count} mensajes.",
+    "json_imported_one": "Importado {name}: 1 mensaje.",
     "file_too_big": "{name} ocupa {size} bytes: se pueden importar como mucho {limit} bytes.",
     "json_too_long": "El editor JSON tiene más de {limit} caracteres: ninguna conversación es tan larga, así que no "
                      "se ha aplicado nada.",
