@@ -132,8 +132,9 @@ class RoomHandlers:
     def tick(self, code, joined, watching, seen, phase, status=None, request=None):
         """The timer: fresh views when the room changed since `seen`, else nothing; an error in the status
         line is cleared once the room moved to another step, mode or phase (`phase`: the one shown): it was
-        about the last; so is the answer box once the step moved on (the last guess stayed in it). Other lines stay: a tick sent before a Commit's answer came would wipe its "Committed
-        «X»: step N is open" (found by hand); a room closed hides the answer rows that can no longer answer."""
+        about the last; so is the answer box once the step moved on (the last guess stayed in it). Other
+        lines stay: a tick sent before a Commit's answer came would wipe its "Committed «X»: step N is open"
+        (found by hand); a room closed hides the answer rows that can no longer answer."""
         if not code or not (joined or watching):
             return {"timer": gr.Timer(active=False)}
         try:

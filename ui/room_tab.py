@@ -31,6 +31,7 @@ from visualizer.engine.conversation import conversation_json
 from visualizer.engine.knobs import KNOB_BY_NAME
 
 from .api_room import LIGHT
+from .decoding_controls import knob_control
 from .gradio_bounds import engine_checks_bounds
 from .presets import default_name, preset
 from .room_handlers import RoomHandlers
@@ -132,7 +133,7 @@ def _components(ctx, shared, i18n):
     _projector_panel(c, i18n)
     with gr.Accordion(i18n("room_instructor"), open=False, elem_id="room-instructor") as c["instructor"]:
         c["key"] = gr.Textbox(type="password", label=i18n("room_key"), elem_id="room-key", max_lines=1)
-        for name, component in _settings_inputs(shared, i18n).items():
+        for name, component in _settings_inputs(shared, i18n, ctx.loaded.vocab_size).items():
             c[name] = component
         c["open_btn"] = gr.Button(i18n("room_open"), variant="primary", elem_id="room-open-btn")
         with gr.Row():
@@ -191,7 +192,7 @@ def _projector_panel(c, i18n):
             c["timeline"] = gr.Plot(show_label=False, elem_id="room-timeline", min_width=340)
 
 
-def _settings_inputs(shared, i18n):
+def _settings_inputs(shared, i18n, vocab):
     """The conversation and knobs a room opens on: the main layout's when `shared` has them, else our own."""
     inputs = {"conversation": getattr(shared, "conversation", None)}
     knobs = getattr(getattr(shared, "controls", None), "knobs", None) or {}
@@ -204,20 +205,9 @@ def _settings_inputs(shared, i18n):
         with gr.Row():
             for name in KNOB_NAMES:
                 if own[name] is None:
-                    own[name] = _knob_control(KNOB_BY_NAME[name], i18n)
+                    knob = KNOB_BY_NAME[name]
+                    own[name] = knob_control(knob, vocab, label=i18n(knob.name), elem_id=f"room-{knob.elem_id}")
     return {**inputs, **own}
-
-
-def _knob_control(knob, i18n):
-    """A knob's own control (from the knob table): a number for whole knobs, a slider for the others."""
-    if knob.kind is int:
-        control = gr.Number(knob.default, label=i18n(knob.name), precision=0, minimum=knob.off,
-                            elem_id=f"room-{knob.elem_id}")
-    else:
-        control = gr.Slider(max(knob.low, 0.01), knob.high, value=knob.default, step=knob.step, label=i18n(knob.name),
-                            elem_id=f"room-{knob.elem_id}")
-    engine_checks_bounds(control)
-    return control
 
 
 def _wire_events(handlers, c, demo, model_limit):
