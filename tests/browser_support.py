@@ -121,12 +121,14 @@ def chip_count(page, where):
     return page.locator(f"{where} .chip").count()
 
 
-def wait_chips(page, where, count):
-    """Until `where` shows `count` chips; a timeout says how many it showed and the status lines."""
+def wait_chips(page, where, count, at_least=False):
+    """Until `where` shows `count` chips (or more, `at_least`: a run's stream may draw several tokens at once);
+    a timeout says how many it showed and the status lines."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+    compare = ">=" if at_least else "==="
     try:
-        page.wait_for_function(f"document.querySelectorAll({json.dumps(where + ' .chip')}).length === {count}")
+        page.wait_for_function(f"document.querySelectorAll({json.dumps(where + ' .chip')}).length {compare} {count}")
     except PlaywrightTimeout:
         statuses = page.locator("[id$='-status']").all_inner_texts()
         raise AssertionError(f"{where}: {chip_count(page, where)} chips, not {count}; status: {statuses}; "

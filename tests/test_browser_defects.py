@@ -22,6 +22,7 @@ from browser_support import (PHONE, STORY, app_url, browser, chart_step, chip_co
 from ui.client_js import IMPORT_LIMIT
 from ui.presets import preset
 from ui.texts import EN, ES
+from visualizer.engine.limits import MAX_NEW_TOKENS
 
 pytestmark = pytest.mark.browser
 ROWS_TEXT = "#message-rows textarea"
@@ -260,8 +261,9 @@ def test_9_run_to_end_sends_constant_size_per_token_and_stop_shows_every_token(b
 
         page.click("#reset-btn")
         wait_chips(page, "#generated-text", 0)
+        set_number(page, "#max-new", MAX_NEW_TOKENS)  # a run that outlasts the test on a fast machine
         page.click("#run-btn")
-        page.wait_for_function("document.querySelectorAll('#generated-text .chip').length >= 6")
+        wait_chips(page, "#generated-text", 6, at_least=True)
         at_stop = chip_count(page, "#generated-text")
         page.click("#stop-btn")
         wait_text(page, "#decoder-status", EN["stopped"].split("{")[0])
