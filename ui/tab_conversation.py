@@ -60,7 +60,10 @@ def build(ctx, shared):
     views = dict(shared.views_group, show_progress="hidden")
 
     def applied(messages, message=""):
-        return {conversation: messages, structure: time.monotonic_ns(), status: status_html(message, "done")}
+        """The conversation, its rows drawn anew and its JSON in the editor (the same conversation given again
+        changes nothing, so `conversation_changed` would leave the editor's text not applied in place)."""
+        return {conversation: messages, structure: time.monotonic_ns(), status: status_html(message, "done"),
+                editor: conversation_json(messages), dirty: ""}
 
     def load_preset(values: dict, request: gr.Request):
         try:
@@ -130,12 +133,11 @@ def build(ctx, shared):
         return {**switches, conversation: messages, structure: time.monotonic_ns(),
                 preset_name: gr.update(choices=preset_names(language), value=default_name(language))}
 
-    gr.on([load_button.click], load_preset, inputs={preset_name}, outputs=[conversation, structure, status], **views)
-    gr.on([add_button.click], add_message, inputs={conversation}, outputs=[conversation, structure, status], **views)
-    gr.on([apply_button.click], apply_json, inputs={editor}, outputs=[conversation, structure, status], js=EDITOR_JS,
-          **views)
-    gr.on([import_button.click], import_file, inputs={import_box}, outputs=[conversation, structure, status],
-          js=IMPORT_JS, **views)
+    changed = [conversation, structure, status, editor, dirty]  # what `applied` gives
+    gr.on([load_button.click], load_preset, inputs={preset_name}, outputs=changed, **views)
+    gr.on([add_button.click], add_message, inputs={conversation}, outputs=changed, **views)
+    gr.on([apply_button.click], apply_json, inputs={editor}, outputs=changed, js=EDITOR_JS, **views)
+    gr.on([import_button.click], import_file, inputs={import_box}, outputs=changed, js=IMPORT_JS, **views)
     gr.on([export_button.click], None, inputs=[conversation], outputs=[], js=EXPORT_JS)
     gr.on([editor.input], flag_unapplied, inputs=[editor, conversation], outputs=[dirty], trigger_mode="always_last",
           js=f"(text, conversation) => [({EDITOR_JS})(text), conversation]", **views)
