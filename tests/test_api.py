@@ -190,3 +190,20 @@ def test_every_child_of_a_tab_set_is_a_tab():
     for tabs in tab_sets:
         strays = [type(child).__name__ for child in tabs.children if not isinstance(child, gr.Tab)]
         assert strays == [], f"{tabs.elem_id}: {strays}"
+
+
+def test_no_value_of_a_choice_is_a_text_key():
+    """Gradio's page translates a component's string value that equals a key of the app's gr.I18n: the room's
+    commit choice "greedy" came back after a reload as "Greedy" (the text of the key "greedy", the Decoder's
+    mode label), none of its choices, and Commit failed in an English pop-up."""
+    from ui.texts import TEXTS
+
+    demo, _ = app_server.built_app()
+    keys = set().union(*TEXTS.values())
+    values = set()
+    for block in demo.blocks.values():
+        choices = getattr(block, "choices", None) or []
+        values.update(choice[1] if isinstance(choice, (tuple, list)) else choice for choice in choices)
+        values.add(getattr(block, "value", None))
+    assert "greedy" in values and "guess" in values  # the radios are there
+    assert sorted(value for value in values if isinstance(value, str) and value in keys) == []

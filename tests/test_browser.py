@@ -198,7 +198,7 @@ def test_a_sampled_decoder_reloaded_half_way_goes_on_with_the_tokens_of_an_unint
     try:
         for page in pages:
             open_tab(page, "decoder")
-            page.locator("#mode label", has_text=EN["sampling"]).click()
+            page.locator("#mode label", has_text=EN["mode_sampling"]).click()
             page.wait_for_function("!document.querySelector('#temperature input[type=number]').disabled")
             set_number(page, "#temperature", 1.6)  # a wide distribution: draws differ from greedy and each other
             wait_text(page, "#next-token-chart .ntc-legend", "temperature 1.6")

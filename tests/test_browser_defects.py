@@ -110,7 +110,7 @@ def test_4_projector_layout_presenter_and_phone(browser, app_url):
         page.wait_for_function("document.documentElement.classList.contains('presenter')")
         assert font_size(page, "#next-token-chart .ntc-tok code") > normal
         assert_stage_visible(page)
-        page.locator("#mode label", has_text=EN["sampling"]).click()  # a longer legend
+        page.locator("#mode label", has_text=EN["mode_sampling"]).click()  # a longer legend
         wait_text(page, "#next-token-chart .ntc-legend", "top-p 0.95")
         assert_stage_visible(page)
         page.reload()  # the switch is remembered by the browser
@@ -186,7 +186,7 @@ def test_6_sampling_controls_rewarp_live_and_grey_out_in_greedy(page):
     temperature = page.locator("#temperature input[type=number]")
     assert temperature.is_disabled() and page.locator("#top-k input").is_disabled()
     assert EN["chart_nothing_applied"] in page.locator("#next-token-chart .ntc-legend").inner_text()
-    page.locator("#mode label", has_text=EN["sampling"]).click()
+    page.locator("#mode label", has_text=EN["mode_sampling"]).click()
     page.wait_for_function("!document.querySelector('#temperature input[type=number]').disabled")
     wait_text(page, "#next-token-chart .ntc-legend", "temperature 0.7")
     wait_chart(page, 0, preview=True)  # the next position, under the new settings, no step taken
@@ -198,7 +198,7 @@ def test_6_sampling_controls_rewarp_live_and_grey_out_in_greedy(page):
     wait_text(page, "#next-token-chart .ntc-legend", "top-k 3 ")
     page.wait_for_selector("#next-token-chart .ntc-row.cut")  # the 4th and later are cut by top-k 3
     assert chip_count(page, "#generated-text") == 1  # no forward pass, no token
-    page.locator("#mode label", has_text=EN["greedy"]).click()
+    page.locator("#mode label", has_text=EN["mode_greedy"]).click()
     page.wait_for_function("document.querySelector('#temperature input[type=number]').disabled")
     wait_text(page, "#next-token-chart .ntc-legend", EN["chart_nothing_applied"])
 
@@ -315,7 +315,7 @@ def test_10_smaller_defects(page):
         return page.locator("#next-token-chart .ntc-legend .sw").evaluate_all(
             "s => s.map(x => getComputedStyle(x).backgroundColor)")
     greedy_colours = swatches()
-    page.locator("#mode label", has_text=EN["sampling"]).click()
+    page.locator("#mode label", has_text=EN["mode_sampling"]).click()
     set_number(page, "#top-k", 2)
     page.wait_for_selector("#next-token-chart .ntc-row.cut")
     assert swatches() == greedy_colours and len(set(greedy_colours)) == 4

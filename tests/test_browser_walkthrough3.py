@@ -30,7 +30,7 @@ def test_a_knob_typed_past_its_range_after_a_mode_switch_is_refused_in_the_pages
     value 0.") and left the chart greyed out, Step doing nothing, in Spanish too: the switch to sampling
     makes the knobs interactive, and Gradio rebuilds a control so updated without the check's removal."""
     with decoder_page(browser, app_url, locale="es-ES") as page:
-        page.locator("#mode label", has_text=ES["sampling"]).click()
+        page.locator("#mode label", has_text=ES["mode_sampling"]).click()
         page.wait_for_selector("#top-k input[type=number]:not([disabled])")
         set_number(page, "#top-k", -1)
         page.click("#step-btn")

@@ -45,7 +45,7 @@ class DecodingControls:
     def __init__(self, ctx, i18n):
         vocab = ctx.loaded.vocab_size
         max_new = ctx.settings.max_new_tokens
-        self.mode = gr.Radio([(i18n("greedy"), GREEDY), (i18n("sampling"), SAMPLING)], value=GREEDY,
+        self.mode = gr.Radio([(i18n("mode_greedy"), GREEDY), (i18n("mode_sampling"), SAMPLING)], value=GREEDY,
                              label=i18n("mode"), elem_id="mode")
         self.knobs = {}
         with gr.Row(elem_classes="knobs"):

@@ -101,9 +101,7 @@ class RoomHandlers:
         if not code:
             return {}
         if params.get("watch") == "1":
-            # The commit choice set again: a page that watches on load showed none chosen, and Gradio's radio
-            # sent the Decoder's mode label ("Greedy") in its place, refused before the handler (found by hand).
-            views = {**self.watch(code, False, request), "how": "greedy"}
+            views = self.watch(code, False, request)
         else:
             views = self.join(code, None, request)
         return {**views, "code": code.strip().upper()[:16]}

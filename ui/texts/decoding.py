@@ -15,8 +15,8 @@ EN = {
     "forward pass per step. Below: two slightly different conversations, both greedy. The first token where "
     "they part ways is highlighted.",
     "mode": "Decoding",
-    "greedy": "Greedy",
-    "sampling": "Sampling",
+    "mode_greedy": "Greedy",
+    "mode_sampling": "Sampling",
     "temperature": "Temperature",
     "top_k": "Top-k (0 = off)",
     "top_p": "Top-p (1 = off)",
@@ -99,8 +99,8 @@ ES = {
     "una sola pasada por paso para ambos. Abajo: dos conversaciones casi iguales, ambas en greedy. Se resalta el "
     "primer token en el que se separan.",
     "mode": "Decodificación",
-    "greedy": "Greedy",
-    "sampling": "Sampling",
+    "mode_greedy": "Greedy",
+    "mode_sampling": "Sampling",
     "temperature": "Temperatura",
     "top_k": "Top-k (0 = desactivado)",
     "top_p": "Top-p (1 = desactivado)",
