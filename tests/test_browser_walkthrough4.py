@@ -7,10 +7,11 @@ What is left out: the earlier walkthroughs' (`test_browser_walkthrough.py` … `
 """
 
 import json
+import os
 
 import pytest
 
-from browser_support import app_url, browser, open_page, rows_include, type_json, wait_text  # noqa: F401
+from browser_support import app_url, browser, open_page, open_tab, rows_include, type_json, wait_text  # noqa: F401
 from ui.texts import EN
 
 pytestmark = pytest.mark.browser
@@ -35,5 +36,35 @@ def test_an_import_of_the_conversation_already_applied_puts_its_json_back_in_the
         assert json.loads(page.locator("#conversation-json .cm-content").inner_text()) == applied
         assert page.locator("#json-dirty").inner_text().strip() == ""
         assert page.dialogs == []
+    finally:
+        page.context.close()
+
+
+@pytest.mark.skipif(bool(os.environ.get("LLM_VIZ_TEST_URL")), reason="reads the app's instructor key in this process")
+def test_the_rooms_events_draw_no_timer_over_its_views(browser, app_url):
+    """Reveal and Commit put Gradio's progress overlay ("processing | 0.6s") over the room's status line
+    and charts on every page, a flicker on each attendee's phone at each answer too; the room says itself
+    what goes on. (Checked by what is seen: the overlay of an event shown "hidden" is still in innerText.)"""
+    import app_server
+
+    page = open_page(browser, app_url)
+    try:
+        open_tab(page, "room")
+        page.locator("#room-instructor .label-wrap").first.click()
+        page.locator("#room-key input").first.fill(app_server.built_app()[1].settings.instructor_key)
+        page.click("#room-open-btn")
+        page.wait_for_selector("#room-banner .room-big-code")
+        page.evaluate("""() => { window.__overlays = []; const tab = document.querySelector('#room-tab');
+          const look = () => { for (const tracker of tab.querySelectorAll('[data-testid=status-tracker]')) {
+              if (tracker.innerText.trim() && Number(getComputedStyle(tracker).opacity) > 0.5)
+                window.__overlays.push(tracker.innerText.trim()); }
+            requestAnimationFrame(look); };
+          look(); }""")
+        page.click("#room-reveal-btn")
+        wait_text(page, "#room-status", EN["room_revealed_message"].split("{")[0])
+        page.click("#room-commit-btn")
+        wait_text(page, "#room-status", EN["room_committed_message"].split("{")[0])
+        page.wait_for_timeout(1500)  # a tick of the room's timer too
+        assert page.evaluate("window.__overlays") == []
     finally:
         page.context.close()

@@ -15,7 +15,7 @@ answer box: shown in a guessing step), #room-draw-row (the seed and draw button:
 neither after Reveal).
 Events are wired by name (`RoomHandlers` returns {name: value}). Opening a room and committing run
 the model and queue in the "model" group; every other event is light and skips the queue (one
-plain request, `api_room.LIGHT`), the 1 s gr.Timer included: started when this browser joins or
+plain request, `api_room.LIGHT`), the 1 s gr.Timer included; none draws Gradio's progress overlay: started when this browser joins or
 watches a room, it redraws the views only when the room changed. "Full screen" lays the projector
 view (step controls, banner with the join link's QR code, charts, chips, timeline) over the page.
 What is left out: handler logic (`room_handlers.py`), the API (`api_room.py`), styling (static/room.css).
@@ -231,7 +231,7 @@ def _wire_events(handlers, c, demo, model_limit):
         export = lambda code, key, request=None, kind=kind: handlers.export(code, key, kind, request)  # noqa: E731
         wire([button.click], export, ["code", "key"]).then(None, [c["export"]], None, js=DOWNLOAD_JS)
     wire([c["timer"].tick], handlers.tick, ["code", "joined", "watching", "seen", "phase", "status"],
-         show_progress="hidden", trigger_mode="once")
+         trigger_mode="once")
     c["projector_btn"].click(None, js=PROJECTOR_ON_JS)
     c["exit_btn"].click(None, js=PROJECTOR_OFF_JS)
     tabs = ("tabs",) if "tabs" in c else ()
@@ -264,7 +264,10 @@ def _wire(triggers, method, inputs, parts, group, extra=(), **options):
         + [inspect.Parameter("request", positional, annotation=gr.Request)])
     run.__annotations__ = {"request": gr.Request}  # how Gradio finds the parameter to pass the request in
     run.__name__ = getattr(method, "__name__", "room_event")
-    return gr.on(triggers, run, inputs, outputs, api_visibility="private", **group, **options)
+    # No Gradio progress overlay: it covered the status line and the charts on every page at each event
+    # (a flicker on each phone at each answer); the status line says what goes on.
+    return gr.on(triggers, run, inputs, outputs, api_visibility="private", show_progress="hidden", **group,
+                 **options)
 
 
 def _i18n(ctx):
