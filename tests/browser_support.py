@@ -218,3 +218,12 @@ def open_decoder_on(page, content, max_new):
     open_tab(page, "decoder")
     wait_chart(page, 0, preview=True)
     set_number(page, "#max-new", max_new)
+
+
+def open_room_as_instructor(page):
+    """On the in-process app: the Room tab, the key typed, a room opened; until its banner shows."""
+    open_tab(page, "room")
+    page.locator("#room-instructor .label-wrap").first.click()
+    page.locator("#room-key input").first.fill(app_server.built_app()[1].settings.instructor_key)
+    page.click("#room-open-btn")
+    page.wait_for_selector("#room-banner .room-big-code")

@@ -18,7 +18,8 @@ import os
 import pytest
 
 from browser_support import (PHONE, STORY, app_url, browser, chip_count, decoder_page, open_decoder_on,  # noqa: F401
-                             open_page, open_tab, rows_include, set_number, wait_chart, wait_chips, wait_text)
+                             open_page, open_room_as_instructor, open_tab, rows_include, set_number, wait_chart,
+                             wait_chips, wait_text)
 from ui.texts import EN, ES
 from visualizer.engine.limits import MAX_NEW_TOKENS
 
@@ -135,14 +136,9 @@ def test_on_a_phone_the_tab_buttons_shown_are_whole(browser, app_url, locale):
 
 @pytest.mark.skipif(bool(os.environ.get("LLM_VIZ_TEST_URL")), reason="reads the app's instructor key in this process")
 def test_an_instructors_page_reloaded_still_commits(browser, app_url):
-    import app_server
-
     page = open_page(browser, app_url, locale="es-ES")
     try:
-        open_tab(page, "room")
-        page.locator("#room-instructor .label-wrap").first.click()
-        page.locator("#room-key input").first.fill(app_server.built_app()[1].settings.instructor_key)
-        page.click("#room-open-btn")
+        open_room_as_instructor(page)
         page.wait_for_function("new URL(location.href).searchParams.get('watch') === '1'")
         page.reload()
         page.wait_for_selector("#room-banner .room-big-code")

@@ -11,7 +11,8 @@ import os
 
 import pytest
 
-from browser_support import app_url, browser, open_page, open_tab, rows_include, type_json, wait_text  # noqa: F401
+from browser_support import (app_url, browser, open_page, open_room_as_instructor, open_tab, rows_include,  # noqa: F401
+                             type_json, wait_text)
 from ui.texts import EN
 
 pytestmark = pytest.mark.browser
@@ -45,15 +46,9 @@ def test_the_rooms_events_draw_no_timer_over_its_views(browser, app_url):
     """Reveal and Commit put Gradio's progress overlay ("processing | 0.6s") over the room's status line
     and charts on every page, a flicker on each attendee's phone at each answer too; the room says itself
     what goes on. (Checked by what is seen: the overlay of an event shown "hidden" is still in innerText.)"""
-    import app_server
-
     page = open_page(browser, app_url)
     try:
-        open_tab(page, "room")
-        page.locator("#room-instructor .label-wrap").first.click()
-        page.locator("#room-key input").first.fill(app_server.built_app()[1].settings.instructor_key)
-        page.click("#room-open-btn")
-        page.wait_for_selector("#room-banner .room-big-code")
+        open_room_as_instructor(page)
         page.evaluate("""() => { window.__overlays = []; const tab = document.querySelector('#room-tab');
           const look = () => { for (const tracker of tab.querySelectorAll('[data-testid=status-tracker]')) {
               if (tracker.innerText.trim() && Number(getComputedStyle(tracker).opacity) > 0.5)
