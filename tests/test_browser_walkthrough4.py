@@ -11,9 +11,10 @@ import os
 
 import pytest
 
-from browser_support import (app_url, browser, open_page, open_room_as_instructor, open_tab, rows_include,  # noqa: F401
-                             type_json, wait_text)
+from browser_support import (STORY, app_url, browser, chip_count, open_decoder_on, open_page,  # noqa: F401
+                             open_room_as_instructor, open_tab, rows_include, type_json, wait_chips, wait_text)
 from ui.texts import EN
+from visualizer.engine.limits import MAX_NEW_TOKENS
 
 pytestmark = pytest.mark.browser
 
@@ -61,5 +62,54 @@ def test_the_rooms_events_draw_no_timer_over_its_views(browser, app_url):
         wait_text(page, "#room-status", EN["room_committed_message"].split("{")[0])
         page.wait_for_timeout(1500)  # a tick of the room's timer too
         assert page.evaluate("window.__overlays") == []
+    finally:
+        page.context.close()
+
+
+def test_a_decoder_step_during_a_compare_run_is_drawn_and_the_run_says_it_runs(browser, app_url):
+    """A Step in the Decoder while Compare ran was made but never drawn ("⏳ 1 more queued" for a minute):
+    it left its painting to what waited behind it, the Compare run's next token, which paints Compare
+    only. Compare's status went blank when the tab was opened again during its run, and Stop left it
+    empty."""
+    page = open_page(browser, app_url)
+    try:
+        open_decoder_on(page, STORY, MAX_NEW_TOKENS)  # a run that outlasts the test on a fast machine
+        open_tab(page, "compare")
+        page.wait_for_selector("#compare-greedy-chart .ntc")
+        page.click("#compare-run-btn")
+        wait_chips(page, "#compare-greedy", 3, at_least=True)
+        open_tab(page, "decoder")
+        page.click("#step-btn")
+        wait_chips(page, "#generated-text", 1)
+        page.wait_for_timeout(1000)
+        assert page.locator("#decoder-status .pending").count() == 0
+        open_tab(page, "compare")
+        page.wait_for_timeout(1000)  # the tab's view drawn again, the run going on
+        assert EN["running"] in page.locator("#compare-status").inner_text()
+        page.click("#compare-stop-btn")
+        wait_text(page, "#compare-status", EN["stopped"].split("{")[0])
+        assert page.dialogs == []
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("tab", ["decoder", "compare"])
+def test_reset_during_a_run_ends_the_run(browser, app_url, tab):
+    """Reset during Run to end emptied the chips, and the run went on from the start to its end."""
+    chips, run, reset = {"decoder": ("#generated-text", "#run-btn", "#reset-btn"),
+                         "compare": ("#compare-greedy", "#compare-run-btn", "#compare-reset-btn")}[tab]
+    page = open_page(browser, app_url)
+    try:
+        open_decoder_on(page, STORY, MAX_NEW_TOKENS)
+        open_tab(page, tab)
+        page.wait_for_selector(f"#{tab}-tab .ntc")
+        page.click(run)
+        wait_chips(page, chips, 3, at_least=True)
+        page.click(reset)
+        wait_chips(page, chips, 0)
+        page.wait_for_timeout(2000)
+        assert chip_count(page, chips) == 0
+        assert EN["running"] not in page.locator(f"#{tab}-status").inner_text()
+        assert page.dialogs == []
     finally:
         page.context.close()

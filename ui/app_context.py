@@ -102,11 +102,11 @@ class AppContext:
         return getattr(client, "host", None)
 
     @contextlib.contextmanager
-    def session(self, request, owner, create=False, changes=True):
-        """The request's session (created when `create` and missing) with its turn held; `changes=False`
-        for an action that only raises a flag."""
+    def session(self, request, owner, create=False, click=True):
+        """The request's session (created when `create` and missing) with its turn held; `click=False` for
+        an action that is not a page's click (a Stop's flag, a run's next token)."""
         if not owner:
             raise refuse("no_owner")
         key = getattr(request, "session_hash", None)
-        with self.store.use(key, owner, create=create, address=self.address(request), changes=changes) as session:
+        with self.store.use(key, owner, create=create, address=self.address(request), click=click) as session:
             yield session

@@ -5,7 +5,7 @@ branch takes the Decoder tab's settings, and the tab says which). Opening the ta
 branches' next-token distributions before any step. A vs B is `Workspace.start_pair`: both
 greedy, streamed token by token, and at the end both distributions at the first token where the
 outputs part. Runs take one session turn per step (`interactive=False`) and stop on the page's
-Stop flag, as the Decoder's run does.
+Stop flag, as the Decoder's run does, or on Reset (a new lockstep); a view drawn during a run says it runs.
 What is left out: layout and wiring (`tab_compare.py`), HTML (the view modules).
 """
 
@@ -35,13 +35,14 @@ class CompareActions:
 
     # Greedy vs sampled.
     def show(self, values: dict, request: gr.Request):
-        return self._act(values, request, lambda lockstep: None)
+        return self._act(values, request, lambda workspace: None)
 
     def step(self, values: dict, request: gr.Request):
-        return self._act(values, request, lambda lockstep: lockstep.step())
+        return self._act(values, request, lambda workspace: workspace.lockstep().step())
 
     def reset(self, values: dict, request: gr.Request):
-        return self._act(values, request, lambda lockstep: lockstep.reset())
+        """Both branches from the start: a new lockstep, so a run going on ends (it went on from the start)."""
+        return self._act(values, request, lambda workspace: workspace.drop_lockstep())
 
     def run(self, values: dict, request: gr.Request):
         texts, holder = self.ctx.texts(request), {}
@@ -50,43 +51,58 @@ class CompareActions:
             with self.page.open(values, request) as session:
                 holder["lockstep"] = session.workspace.lockstep()
                 holder["lockstep"].start()
-                session.data["stop"] = False
+                session.data.update(stop=False, lockstep_run=holder["lockstep"])  # a view meanwhile says it runs
                 return {self.ui.status: status_html(texts["running"])}
         yield self.page.answer(request, self.ui.status, begin)
-        lockstep, ended = holder.get("lockstep"), False
-        while lockstep is not None:
-            def one():
-                nonlocal ended
-                with self.page.existing(values, request) as session:
-                    replaced = session.workspace.existing_lockstep is not lockstep
-                    if session.data.get("stop") or lockstep.finished or replaced:
-                        ended = True
-                        return None
-                    lockstep.step(interactive=False)
-                    return stamp(self._lockstep_view(lockstep, texts, charts=True), session)
-            update = self.page.answer(request, self.ui.status, one)
-            if ended or self.ui.status in update:
-                if self.ui.status in update:
-                    yield update
-                break
-            yield update
-        if lockstep is not None:
-            yield self._act(values, request, lambda ignored: None, sync=False, end_run=True)
+        lockstep, ended, stopped = holder.get("lockstep"), False, False
+        try:
+            while lockstep is not None:
+                def one():
+                    nonlocal ended, stopped
+                    with self.page.existing(values, request) as session:
+                        stopped = bool(session.data.get("stop"))
+                        if stopped or lockstep.finished or session.workspace.existing_lockstep is not lockstep:
+                            ended = True  # (another lockstep: a Reset, or a new conversation)
+                            return None
+                        lockstep.step(interactive=False)
+                        return stamp(self._lockstep_view(lockstep, texts, charts=True), session)
+                update = self.page.answer(request, self.ui.status, one)
+                if ended or self.ui.status in update:
+                    if self.ui.status in update:
+                        yield update
+                    break
+                yield update
+            if lockstep is not None:
+                yield self._act(values, request, lambda workspace: None, sync=False, run=lockstep, stopped=stopped)
+        finally:  # also when Gradio closes the generator (a cancel, the page gone): without taking a turn
+            session = self.ctx.store.get(getattr(request, "session_hash", None))
+            if session is not None and session.data.get("lockstep_run") is lockstep:
+                session.data.pop("lockstep_run", None)
 
-    def _act(self, values, request, action, sync=True, end_run=False):
+    def _act(self, values, request, action, sync=True, run=None, stopped=False):
+        """`action(workspace)`, then the lockstep's view; `run`: the lockstep of a run that ends here
+        (`stopped` by the page's Stop)."""
         texts = self.ctx.texts(request)
 
         def act():
             with self.page.open(values, request, sync=sync) as session:
+                action(session.workspace)
                 lockstep = session.workspace.lockstep()
-                action(lockstep)
-                if end_run:
+                if run is not None:
                     session.data["stop"] = False
-                cut = any(branch.stop == "max_tokens" for branch in lockstep.branches)
-                done = texts["compare_done_max" if cut else "compare_done"] if lockstep.finished else ""
+                    if session.data.get("lockstep_run") is run:
+                        session.data.pop("lockstep_run")
+                message, kind = "", "info"
+                if lockstep.finished:
+                    cut = any(branch.stop == "max_tokens" for branch in lockstep.branches)
+                    message, kind = texts["compare_done_max" if cut else "compare_done"], "done"
+                elif stopped and run is lockstep:
+                    message, kind = texts["stopped"].format(count=len(lockstep.branches[0].records)), "done"
+                elif session.data.get("lockstep_run") is lockstep:  # the tab opened again during its run
+                    message = texts["running"]
                 return stamp({**self._lockstep_view(lockstep, texts, charts=True),
-                              self.ui.status: status_html(done, "done" if done else "info",
-                                                          pending=max(0, session.waiting_changes - 1), texts=texts)},
+                              self.ui.status: status_html(message, kind, pending=max(0, session.waiting_clicks - 1),
+                                                          texts=texts)},
                              session)
         return self.page.answer(request, self.ui.status, act)
 

@@ -73,6 +73,7 @@ class DecoderActions:
         def reset(decoder, session):
             decoder.reset()
             session.data["view"] = "preview"
+            session.data.get("running", set()).clear()  # the page's runs end (one went on from the start)
         return self._act(values, request, reset)
 
     def force_candidate(self, values: dict, request: gr.Request):
@@ -147,7 +148,8 @@ class DecoderActions:
                     with self.page.existing(values, request) as session:
                         if burst is not None:
                             limit += session.data.pop("burst_more", 0)
-                        stopped = bool(session.data.get("stop")) or session.workspace.existing_decoder is not decoder
+                        stopped = bool(session.data.get("stop")) or session.workspace.existing_decoder is not decoder \
+                            or mark not in session.data.get("running", ())  # a Reset ended it
                         if stopped or decoder.stop or (limit is not None and made >= limit):
                             ended = True  # decided under the session's turn: a later click starts its own burst
                             _release(session, burst)
@@ -183,7 +185,7 @@ class DecoderActions:
                 stop_at = session.data.pop("stop_at", None)
                 session.data["stop"] = False
                 view = self._view(decoder, session, texts, values, tokens_changed=True)
-                if stopped and not decoder.stop:
+                if stopped and not decoder.stop and decoder.records:  # (none after a Reset: its preview)
                     after = len(decoder.generated) - stop_at if stop_at is not None else ""
                     view[self.ui.status] = status_html(texts["stopped"].format(count=made), "done",
                                                        data={"made-after-stop": after})
@@ -201,7 +203,7 @@ class DecoderActions:
                     message = action(decoder, session)
                 except InputError as error:  # refused, nothing changed: said over the current state
                     message = f'{texts["error"]}: {self.ctx.error_text(error, request)}', "error"
-                if tokens_changed and session.waiting_changes > 1:
+                if tokens_changed and session.waiting_clicks > 1:
                     return None  # another action of this page waits behind this one: its answer paints
                 return stamp(self._view(decoder, session, texts, values, message, tokens_changed), session,
                              marked=self.ui.generated)
@@ -235,7 +237,7 @@ class DecoderActions:
                 message, kind = texts["prompt_changed"].format(count=session.workspace.tokens_set_aside), "info"
             elif not records:
                 message, kind = texts["preview"], "info"
-        pending = max(0, session.waiting_changes - 1)  # a Stop behind paints nothing: not counted
+        pending = max(0, session.waiting_clicks - 1)  # a Stop or a run's token behind: not counted
         return {
             **self._panels(decoder, texts),
             ui.chart: self._chart(decoder, shown, texts),

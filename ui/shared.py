@@ -73,10 +73,10 @@ class PageSession:
             yield session
 
     @contextlib.contextmanager
-    def existing(self, values, request, changes=True):
+    def existing(self, values, request):
         """The session only if it exists (a run's later tokens: a dropped session ends the run);
-        `changes=False` for an action that only raises a flag (Stop)."""
-        with self.ctx.session(request, values.get(self.shared.token), create=False, changes=changes) as session:
+        not a click of the page (a run's tokens and end, a Stop's flag: see `Session.waiting_clicks`)."""
+        with self.ctx.session(request, values.get(self.shared.token), create=False, click=False) as session:
             yield session
 
     def sync(self, session, values):
@@ -113,7 +113,7 @@ class PageSession:
         page reads the flag before each token, in its own session turn, so no token starts after it."""
         def stop(values: dict, request: gr.Request):
             def act():
-                with self.existing(values, request, changes=False) as session:
+                with self.existing(values, request) as session:
                     decoder = session.workspace.existing_decoder
                     session.data.update(stop=True, stop_at=len(decoder.generated) if decoder else None)
                 return gr.skip()

@@ -107,10 +107,10 @@ def test_an_action_that_only_raises_a_flag_is_not_counted_among_those_that_chang
     def step():
         with sessions.use("key", "o") as session:
             gate.wait(10)
-            seen.append((session.waiting, session.waiting_changes))
+            seen.append((session.waiting, session.waiting_clicks))
 
     def stop():
-        with sessions.use("key", "o", changes=False):
+        with sessions.use("key", "o", click=False):
             pass
     join_step = in_threads([step])
     wait_until(lambda: sessions.get("key").waiting == 1)
@@ -122,7 +122,7 @@ def test_an_action_that_only_raises_a_flag_is_not_counted_among_those_that_chang
     for join in (join_step, join_stop, join_second):
         join()
     assert seen == [(3, 2), (1, 1)]
-    assert sessions.get("key").waiting_changes == 0
+    assert sessions.get("key").waiting_clicks == 0
 
 
 def test_too_many_waiting_actions_are_refused():

@@ -46,7 +46,7 @@ class Session:
         self._cond = threading.Condition()
         self._next_ticket = 0
         self._serving = 0
-        self._flags_only = 0  # of the actions inside `use`, those that only raise a flag (a stop)
+        self._not_clicks = 0  # of the actions inside `use`, those that are not a page's clicks (see below)
         self._evict_when_idle = False
 
     @property
@@ -55,25 +55,27 @@ class Session:
         return self._next_ticket - self._serving
 
     @property
-    def waiting_changes(self):
-        """Of `waiting`, the actions that may change the session's state (all but flag raisers)."""
+    def waiting_clicks(self):
+        """Of `waiting`, the page's clicks: actions whose answer paints the page's views; not a flag raiser
+        (a Stop) nor a run's next token (it paints its own tab only: a Step of the Decoder waiting behind a
+        Compare run's token left its painting to it and was never drawn)."""
         with self._cond:
-            return self.waiting - self._flags_only
+            return self.waiting - self._not_clicks
 
-    def _enter(self, max_pending, changes):
+    def _enter(self, max_pending, click):
         with self._cond:
             if self.waiting >= max_pending:
                 raise refuse("too_many_pending", limit=max_pending)
             ticket = self._next_ticket
             self._next_ticket += 1
-            self._flags_only += not changes
+            self._not_clicks += not click
             while self._serving != ticket:
                 self._cond.wait()
 
-    def _leave(self, changes):
+    def _leave(self, click):
         with self._cond:
             self._serving += 1
-            self._flags_only -= not changes
+            self._not_clicks -= not click
             evict_now = self._evict_when_idle and not self.waiting
             self._cond.notify_all()
         if evict_now:
@@ -93,7 +95,7 @@ class Session:
             self.workspace.evict()
             return before - self.workspace.nbytes()
         finally:
-            self._leave(changes=True)
+            self._leave(click=True)
 
 
 class SessionStore:
@@ -109,11 +111,11 @@ class SessionStore:
         self.refused = 0
 
     @contextlib.contextmanager
-    def use(self, key, owner, create=False, address=None, changes=True):
+    def use(self, key, owner, create=False, address=None, click=True):
         """The session for `key` with its turn held (actions of one session run in arrival order).
         `create`: make it if missing (rate-limited per `address`); else a missing key raises
-        SessionExpired. A key owned by someone else raises NotYourSession. `changes=False`: this
-        action only raises a flag (see `Session.waiting_changes`)."""
+        SessionExpired. A key owned by someone else raises NotYourSession. `click=False`: this
+        action is not a page's click (see `Session.waiting_clicks`)."""
         if not key:
             raise refuse("no_session", SessionExpired)
         keep_serial()  # a request thread: no OpenMP pool of its own beside the model thread's (cpu_threads.py)
@@ -131,11 +133,11 @@ class SessionStore:
             self._touch_locked(session)
         for other in doomed:
             other.try_evict()
-        session._enter(self.settings.max_pending, changes)
+        session._enter(self.settings.max_pending, click)
         try:
             yield session
         finally:
-            session._leave(changes)
+            session._leave(click)
             with self._lock:
                 if not session.closed:
                     self._touch_locked(session)
