@@ -13,7 +13,7 @@ import pytest
 
 from browser_support import (STORY, app_url, browser, chip_count, open_decoder_on, open_page,  # noqa: F401
                              open_room_as_instructor, open_tab, rows_include, type_json, wait_chips, wait_text)
-from ui.texts import EN
+from ui.texts import EN, ES
 from visualizer.engine.limits import MAX_NEW_TOKENS
 
 pytestmark = pytest.mark.browser
@@ -111,5 +111,26 @@ def test_reset_during_a_run_ends_the_run(browser, app_url, tab):
         assert chip_count(page, chips) == 0
         assert EN["running"] not in page.locator(f"#{tab}-status").inner_text()
         assert page.dialogs == []
+    finally:
+        page.context.close()
+
+
+def test_a_vs_b_refusals_name_their_box_in_the_pages_language(browser, app_url):
+    """A 5 MB paste into A failed at the body limit in an English pop-up ("Could not parse server response:
+    ... Content Too Large"), a ⏳ left for good; a bad role in B was said without saying which box."""
+    page = open_page(browser, app_url, locale="es-ES")
+    try:
+        uploads = []
+        page.on("response", lambda response: uploads.append(response.status) if response.status == 413 else None)
+        open_tab(page, "compare")
+        type_json(page, "#compare-a-json", [{"role": "user", "content": "A" * (5 * 2**20)}])
+        page.click("#compare-pair-btn")
+        wait_text(page, "#compare-status", f'{ES["compare_a"]}: {ES["json_too_long"].split("{")[0]}')
+        type_json(page, "#compare-a-json", [{"role": "user", "content": "hola"}])
+        type_json(page, "#compare-b-json", [{"role": "usr", "content": "hola"}])
+        page.click("#compare-pair-btn")
+        wait_text(page, "#compare-status", f'{ES["compare_b"]}: ')
+        assert "usr" in page.locator("#compare-status").inner_text()
+        assert uploads == [] and page.dialogs == [] and page.locator(".toast-body").count() == 0
     finally:
         page.context.close()

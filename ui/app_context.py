@@ -22,6 +22,7 @@ from visualizer.engine.errors import refuse
 
 from .room_address import JoinAddress
 from .texts import language_from_header, texts_for
+from .views import whole
 
 CLIENT_COOKIE = "llmviz_client"
 
@@ -68,6 +69,8 @@ class AppContext:
             params["name"] = texts.get(f"field_{params['name']}", params["name"])
         if "reason" in params:
             params["reason"] = texts.get(f"reason_{params['reason']}", params["reason"])
+        params = {key: whole(value) if type(value) is int and abs(value) >= 10_000 else value  # 49 152, as elsewhere
+                  for key, value in params.items()}
         try:
             return template.format(**params)
         except (KeyError, IndexError, ValueError):

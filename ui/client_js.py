@@ -20,7 +20,8 @@
   without a word) and hands its text to the server as a plain value (no upload, no temp file).
 - `EDITOR_JS`: the JSON editor's text as sent to the server, cut one character past `MAX_JSON_CHARS`
   (a longer text cannot be a conversation, and a 20 MiB paste failed at the body limit: no message,
-  the editor blanked, found by hand); the server refuses it in the page's language.
+  the editor blanked, found by hand); the server refuses it in the page's language. `EDITORS_JS`: the
+  same for every text an event sends (Compare's A and B).
 What is left out: anything that decides what to show (the server renders all HTML).
 """
 
@@ -187,3 +188,4 @@ IMPORT_JS = """
 """ % {"limit": IMPORT_LIMIT}
 EDITOR_JS = "(text) => (typeof text === 'string' && text.length > %(limit)d) ? text.slice(0, %(limit)d + 1) : text" % {
     "limit": MAX_JSON_CHARS}
+EDITORS_JS = f"(...values) => values.map({EDITOR_JS})"  # the same, for every value of an event's inputs

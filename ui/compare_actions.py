@@ -11,10 +11,13 @@ What is left out: layout and wiring (`tab_compare.py`), HTML (the view modules).
 
 import gradio as gr
 
+from visualizer.engine.conversation import MAX_JSON_CHARS, parse_conversation
+from visualizer.engine.errors import InputError
+
 from .bars import next_token_chart
 from .decoder_views import compare_settings_html, divergence_html, generated_chips_html
 from .paint_order import stamp
-from .views import status_html
+from .views import error_html, status_html, whole
 
 
 class CompareActions:
@@ -130,6 +133,9 @@ class CompareActions:
         ui, texts, holder = self.ui, self.ctx.texts(request), {}
 
         def begin():
+            refused = self._pair_refusal(values, texts, request)
+            if refused:
+                return {ui.status: refused}
             with self.page.open(values, request) as session:
                 pair = session.workspace.start_pair(values.get(ui.json_a), values.get(ui.json_b),
                                                     values.get(ui.pair_steps))
@@ -163,6 +169,22 @@ class CompareActions:
                 session.data["stop"] = False
                 return {**self._pair_view(pair, texts), **self._pair_charts(pair, texts)}
         yield self.page.answer(request, ui.status, finish)
+
+    def _pair_refusal(self, values, texts, request):
+        """The first of A and B that is not a conversation, said with its box's name; None when both are.
+        (A text cut by the browser one character past the longest conversation is said to be too long.)"""
+        for box, name in ((self.ui.json_a, "compare_a"), (self.ui.json_b, "compare_b")):
+            text = values.get(box)
+            if isinstance(text, str) and len(text) > MAX_JSON_CHARS:
+                reason = texts["json_too_long"].format(limit=whole(MAX_JSON_CHARS))
+            else:
+                try:
+                    parse_conversation(text)
+                    continue
+                except InputError as error:
+                    reason = self.ctx.error_text(error, request)
+            return error_html(f"{texts[name]}: {reason}", texts)
+        return None
 
     def _pair_view(self, pair, texts):
         ui = self.ui

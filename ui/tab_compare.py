@@ -13,7 +13,7 @@ import gradio as gr
 
 from visualizer.engine.conversation import conversation_json
 
-from .client_js import clears_busy
+from .client_js import EDITORS_JS, clears_busy
 from .compare_actions import CompareActions
 from .gradio_bounds import engine_checks_bounds
 from .presets import compare_pair
@@ -82,7 +82,7 @@ def build(ctx, shared):
     gr.on([tab.select], actions.show, inputs=inputs, outputs=lockstep_outputs, trigger_mode="always_last", **model)
     gr.on([run.click], actions.run, inputs=inputs, outputs=lockstep_outputs, trigger_mode="once", **runs)
     gr.on([pair_button.click], actions.pair, inputs=inputs | {json_a, json_b, pair_steps},
-          outputs=actions.pair_outputs(), trigger_mode="once", **runs)
+          outputs=actions.pair_outputs(), trigger_mode="once", js=EDITORS_JS, **runs)
     gr.on([stop.click], page.stop_handler(status), inputs={shared.token}, outputs=[status],
           show_progress="hidden", **shared.control_group)
 

@@ -186,7 +186,7 @@ def test_summary_ranks_entropies_and_kept_counts():
 def test_bad_knob_values_are_refused_with_a_code(name, value):
     with pytest.raises(InputError) as refused:
         SamplingSettings.from_user(1000, greedy=False, **{name: value})
-    assert refused.value.code in {"out_of_range", "not_number", "not_whole", "not_finite"}
+    assert refused.value.code in {"out_of_range", "out_of_range_above", "not_number", "not_whole", "not_finite"}
 
 
 def test_off_values_build_no_processor():

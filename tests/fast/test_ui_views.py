@@ -185,3 +185,30 @@ def test_a_step_brought_back_untimed_shows_a_dash_not_zero_ms():
     assert "<b>40</b>" in stats_html(record(3), 50, EN)
     assert "<b>—</b>" in stats_html(replace(record(3), ms=0.0), 50, EN) and "<b>0</b>" not in stats_html(
         replace(record(3), ms=0.0), 50, EN)
+
+
+def test_knob_and_limit_refusals_read_as_spanish_with_grouped_numbers():
+    """The walkthrough's Spanish page said "temperature debe estar entre...", "top-p debe estar entre
+    4.94066e-324 y 1" and "entre 0 y 9223372036854775807"."""
+    from ui.app_context import AppContext
+    from visualizer.engine.errors import InputError
+    from visualizer.engine.knobs import KNOB_BY_NAME
+    from visualizer.engine.limits import check_seed
+
+    spanish = AppContext(server=None, second_tokenizer=None, language="es")
+    english = AppContext(server=None, second_tokenizer=None, language="en")
+    said = {}
+    for name, check in (("top_p", lambda: KNOB_BY_NAME["top_p"].check(0)),
+                        ("temperature", lambda: KNOB_BY_NAME["temperature"].check(50)),
+                        ("repetition_penalty", lambda: KNOB_BY_NAME["repetition_penalty"].check(9)),
+                        ("seed", lambda: check_seed(-5))):
+        with pytest.raises(InputError) as error:
+            check()
+        said[name] = spanish.error_text(error.value, None), english.error_text(error.value, None)
+    assert said["top_p"] == ("top-p debe ser mayor que 0 y como máximo 1 (se recibió 0)",
+                             "top-p must be above 0 and at most 1 (got 0)")
+    assert said["temperature"][0] == "la temperatura debe estar entre 0.01 y 5 (se recibió 50)"
+    assert said["repetition_penalty"] == ("la penalización por repetición debe estar entre 0.1 y 3 (se recibió 9)",
+                                          "repetition penalty must be between 0.1 and 3 (got 9)")
+    assert said["seed"][0] == "la semilla debe estar entre 0 y 9\u202f223\u202f372\u202f036\u202f854\u202f775\u202f807 " \
+                              "(se recibió -5)"

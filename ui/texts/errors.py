@@ -13,7 +13,8 @@ from visualizer.engine.errors import MESSAGES
 EN = {f"error_{code}": template for code, template in MESSAGES.items()}
 EN.update({"field_seed": "seed", "field_top": "candidates", "field_steps": "steps", "field_token id": "token id",
            "field_max new tokens": "max new tokens", "field_the typed token": "the typed token",
-           "field_layer": "layer", "field_head": "head",
+           "field_layer": "layer", "field_head": "head", "field_temperature": "temperature",
+           "field_repetition-penalty": "repetition penalty",
            "error_message_ended_eos": "the message has ended (the model wrote its end marker): undo or reset to go on",
            "error_message_ended_max_tokens": "the message has reached max new tokens: raise it, undo or reset to go "
                                              "on"})
@@ -26,6 +27,7 @@ ES = {
     "error_not_finite": "{name} debe ser un número finito (se recibió {value!r})",
     "error_not_whole": "{name} debe ser un número entero escrito con las cifras 0-9 (se recibió {value!r})",
     "error_out_of_range": "{name} debe estar entre {low} y {high} (se recibió {value})",
+    "error_out_of_range_above": "{name} debe ser mayor que {low} y como máximo {high} (se recibió {value})",
     "error_not_utf8": "la conversación no es texto UTF-8",
     "error_empty_conversation": "la conversación está vacía: añade al menos un mensaje",
     "error_invalid_json": "JSON no válido en la línea {line}, columna {column}: {reason}",
@@ -90,6 +92,7 @@ ES = {
     "field_seed": "la semilla", "field_top": "el número de candidatos", "field_steps": "el número de pasos",
     "field_token id": "el id del token", "field_max new tokens": "el máximo de tokens nuevos",
     "field_the typed token": "el token escrito", "field_layer": "la capa", "field_head": "la cabeza",
+    "field_temperature": "la temperatura", "field_repetition-penalty": "la penalización por repetición",
 }
 
 # Python's JSON parser's reasons (`error_invalid_json`'s {reason}), by their English text.

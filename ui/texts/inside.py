@@ -130,7 +130,7 @@ ES = {
     "stages_knobs": "Prueba los parámetros (solo en esta vista)",
     "stages_stage": "etapa",
     "stages_left": "tokens que quedan",
-    "stage_off": "desactivado",
+    "stage_off": "no se aplica",
     "stage_removed": "quitó {count} ({mass} de la probabilidad)",
     "stage_removed_none": "no quitó nada",
     "stage_raw": "softmax sin ajustar",
@@ -139,7 +139,7 @@ ES = {
     "stage_top_k": "top-k",
     "stage_top_p": "top-p",
     "stage_min_p": "min-p",
-    "stage_final": "final: de aquí se sortea",
+    "stage_final": "final: de aquí sale el token",
     "stage_explain_raw": "Softmax de los logits del modelo: cada token del vocabulario recibe una probabilidad.",
     "stage_explain_repetition_penalty": "A los tokens que ya están en el texto se les divide el logit (si es "
     "positivo) o se les multiplica (si es negativo) por la penalización, así repetir es menos probable. También se "
@@ -150,5 +150,6 @@ ES = {
     "stage_explain_top_p": "Se queda con el conjunto más pequeño de tokens más probables cuyas probabilidades suman p.",
     "stage_explain_min_p": "Quita los tokens menos probables que min-p por la probabilidad del token principal: a "
     "diferencia de top-p, el corte sigue a la seguridad del modelo.",
-    "stage_explain_final": "De aquí sortea un paso con sampling; el generador con semilla elige un token.",
+    "stage_explain_final": "Un paso con sampling sortea de esta distribución: el generador con semilla elige el "
+    "token.",
 }

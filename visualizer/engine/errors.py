@@ -27,6 +27,7 @@ MESSAGES = {
     "not_finite": "{name} must be a finite number (got {value!r})",
     "not_whole": "{name} must be a whole number written with the digits 0-9 (got {value!r})",
     "out_of_range": "{name} must be between {low} and {high} (got {value})",
+    "out_of_range_above": "{name} must be above {low} and at most {high} (got {value})",
     # Conversations (conversation.py).
     "not_utf8": "the conversation is not UTF-8 text",
     "empty_conversation": "the conversation is empty: add at least one message",

@@ -58,6 +58,8 @@ class Knob:
             return None
         high = vocab_size if self.high is None else self.high
         if not self.low <= number <= high:
+            if 0 < self.low < 1e-300:  # the smallest float above 0 (top-p): said as "above 0", not 4.94066e-324
+                raise refuse("out_of_range_above", name=label, low="0", high=f"{high:g}", value=f"{number:g}")
             raise refuse("out_of_range", name=label, low=f"{self.low:g}", high=f"{high:g}", value=f"{number:g}")
         return number
 

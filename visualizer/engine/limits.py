@@ -43,9 +43,10 @@ def check_steps(value, limit=MAX_STEPS_PER_CALL):
     return _int_in_range(value, "steps", 1, limit)
 
 
-def check_max_new_tokens(value, limit=MAX_NEW_TOKENS):
-    """A whole number in [1, limit]; `limit` is the server's own cap where it has one."""
-    return _int_in_range(value, "max new tokens", 1, limit, default=min(DEFAULT_NEW_TOKENS, limit))
+def check_max_new_tokens(value, limit=MAX_NEW_TOKENS, name="max new tokens"):
+    """A whole number in [1, limit]; `limit` is the server's own cap where it has one; `name`: the value's
+    name in a refusal (A vs B's steps)."""
+    return _int_in_range(value, name, 1, limit, default=min(DEFAULT_NEW_TOKENS, limit))
 
 
 def check_token_id(value, vocab_size):

@@ -122,11 +122,11 @@ class Workspace:
             self.pair.use_settings(top_n=options.top_n)
         self.options = options
 
-    def check_new_tokens(self, value):
-        """Max new tokens, within the server's cap when it has one."""
+    def check_new_tokens(self, value, name="max new tokens"):
+        """Max new tokens, within the server's cap when it has one; `name`: the value's name in a refusal."""
         if self.max_new_tokens_limit is None:
-            return check_max_new_tokens(value)
-        return check_max_new_tokens(value, self.max_new_tokens_limit)
+            return check_max_new_tokens(value, name=name)
+        return check_max_new_tokens(value, self.max_new_tokens_limit, name=name)
 
     def sampling_from_user(self, greedy=None, seed=None, **knobs):
         return SamplingSettings.from_user(self.loaded.vocab_size, greedy=greedy, seed=seed, **knobs)
@@ -206,12 +206,12 @@ class Workspace:
             self._lockstep.evict()
         self._lockstep = None
 
-    def start_pair(self, messages_a, messages_b, max_new_tokens):
-        """Prompt A vs prompt B, both greedy, from the first token."""
+    def start_pair(self, messages_a, messages_b, steps):
+        """Prompt A vs prompt B, both greedy, from the first token, for at most `steps` tokens."""
         ids = [list(self.render(parse_conversation(m)).ids) for m in (messages_a, messages_b)]
         if self.pair is not None:
             self.pair.evict()
-        self.pair = Lockstep.a_vs_b(self._engine(), *ids, self.check_new_tokens(max_new_tokens), self.options.top_n)
+        self.pair = Lockstep.a_vs_b(self._engine(), *ids, self.check_new_tokens(steps, "steps"), self.options.top_n)
         return self.pair
 
     # Keeping and restoring.
