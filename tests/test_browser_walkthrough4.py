@@ -12,7 +12,8 @@ import os
 import pytest
 
 from browser_support import (STORY, app_url, browser, chip_count, open_decoder_on, open_page,  # noqa: F401
-                             open_room_as_instructor, open_tab, rows_include, type_json, wait_chips, wait_text)
+                             open_room_as_instructor, open_tab, rows_include, set_number, type_json, wait_chips,
+                             wait_text)
 from ui.texts import EN, ES
 from visualizer.engine.limits import MAX_NEW_TOKENS
 
@@ -132,5 +133,23 @@ def test_a_vs_b_refusals_name_their_box_in_the_pages_language(browser, app_url):
         wait_text(page, "#compare-status", f'{ES["compare_b"]}: ')
         assert "usr" in page.locator("#compare-status").inner_text()
         assert uploads == [] and page.dialogs == [] and page.locator(".toast-body").count() == 0
+    finally:
+        page.context.close()
+
+
+def test_a_bad_decoder_setting_is_named_as_the_decoders_in_compare(browser, app_url):
+    """A seed of -5 typed in the Decoder stopped Compare with "la semilla debe estar entre 0 y
+    9223372036854775807": Compare has no seed box, and nothing said where it was."""
+    page = open_page(browser, app_url, locale="es-ES")
+    try:
+        open_tab(page, "decoder")
+        page.locator("#mode label", has_text=ES["mode_sampling"]).click()
+        page.wait_for_selector("#seed input:not([disabled])")
+        set_number(page, "#seed", -5)
+        open_tab(page, "compare")
+        page.click("#compare-step-btn")
+        wait_text(page, "#compare-status", "la semilla")
+        status = page.locator("#compare-status").inner_text()
+        assert "4 · Decodificador" in status and "9\u202f223" in status, status
     finally:
         page.context.close()

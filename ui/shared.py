@@ -86,7 +86,11 @@ class PageSession:
         workspace.set_template(TemplateOptions(add_generation_prompt=bool(values.get(shared.add_generation_prompt)),
                                                thinking=bool(values.get(shared.thinking))))
         if shared.controls is not None:
-            workspace.configure(*shared.controls.read(values, workspace))
+            try:
+                workspace.configure(*shared.controls.read(values, workspace))
+            except InputError as error:  # said as the Decoder tab's setting (Compare and Inside follow it)
+                error.decoder_setting = True
+                raise
         if not session.data.get("restored") and workspace.messages is not None:
             session.data["restored"] = True
             saved = values.get(shared.saved_decoding)
@@ -127,7 +131,10 @@ class PageSession:
         try:
             return action() or gr.skip()
         except InputError as error:
-            return {status: error_html(self.ctx.error_text(error, request), texts)}
+            line = self.ctx.error_text(error, request)
+            if getattr(error, "decoder_setting", False):
+                line = texts["error_decoder_setting"].format(error=line)
+            return {status: error_html(line, texts)}
         except Exception:  # noqa: BLE001 - one session's failure must not take the page down
             LOG.exception("session action failed")
             return {status: error_html(texts["internal_error"], texts)}

@@ -15,6 +15,7 @@ EN.update({"field_seed": "seed", "field_top": "candidates", "field_steps": "step
            "field_max new tokens": "max new tokens", "field_the typed token": "the typed token",
            "field_layer": "layer", "field_head": "head", "field_temperature": "temperature",
            "field_repetition-penalty": "repetition penalty",
+           "error_decoder_setting": "{error} (a setting of tab 4 · Decoder, which Compare and Inside the step follow)",
            "error_message_ended_eos": "the message has ended (the model wrote its end marker): undo or reset to go on",
            "error_message_ended_max_tokens": "the message has reached max new tokens: raise it, undo or reset to go "
                                              "on"})
@@ -29,6 +30,8 @@ ES = {
     "error_out_of_range": "{name} debe estar entre {low} y {high} (se recibió {value})",
     "error_out_of_range_above": "{name} debe ser mayor que {low} y como máximo {high} (se recibió {value})",
     "error_not_utf8": "la conversación no es texto UTF-8",
+    "error_decoder_setting": "{error} (un ajuste de la pestaña 4 · Decodificador, que siguen Comparar y Dentro del "
+    "paso)",
     "error_empty_conversation": "la conversación está vacía: añade al menos un mensaje",
     "error_invalid_json": "JSON no válido en la línea {line}, columna {column}: {reason}",
     "error_json_too_deep": "el JSON está anidado a demasiada profundidad para ser una conversación",
