@@ -73,9 +73,9 @@ def test_lens_attention_and_stages_render(browser, app_url, locale, texts):
     assert page.locator("#stage-view tr[data-stage]").count() == 7
 
     page.locator("#attention-layer input").click()
-    page.get_by_role("option", name="0", exact=True).click()
+    page.get_by_role("option", name="1", exact=True).click()  # counted from 1, as the lens's rows (0: embeddings)
     page.wait_for_function("(label) => document.querySelector('#attention-chips .showing')?.innerText.includes(label)",
-                           arg=texts["attention_layer_n"].format(layer=0))
+                           arg=texts["attention_layer_n"].format(layer=1))
 
     with forward_calls(ctx.server.engine.runner) as calls:
         for selector, value in (("#stage-repetition-penalty", 1.3), ("#stage-temperature", 1.5),

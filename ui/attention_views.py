@@ -19,9 +19,11 @@ DARK_FROM = 0.55  # shade above which a chip's text turns white
 
 
 def showing_label(layer, head, count, texts):
-    """"Layer 3 · Mean over heads · 52 tokens"; layer / head None mean "all layers" / "mean over heads"."""
-    layer_text = texts["attention_all_layers"] if layer is None else texts["attention_layer_n"].format(layer=layer)
-    head_text = texts["attention_mean_heads"] if head is None else texts["attention_head_n"].format(head=head)
+    """"Layer 3 · Mean over heads · 52 tokens" for layer index 2; layer / head None mean "all layers" / "mean over
+    heads". Layers and heads are counted from 1, as the logit lens's rows (0: the embeddings; 12: after layer 12;
+    attention layer 12 was lens row 13 when both counted from 0)."""
+    layer_text = texts["attention_all_layers"] if layer is None else texts["attention_layer_n"].format(layer=layer + 1)
+    head_text = texts["attention_mean_heads"] if head is None else texts["attention_head_n"].format(head=head + 1)
     return texts["attention_showing"].format(layer=layer_text, head=head_text, count=count)
 
 

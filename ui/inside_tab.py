@@ -43,9 +43,9 @@ def build_inside_tab(ctx, shared):
         gr.Markdown(i18n("attention_title"))
         gr.Markdown(i18n("attention_explain"), elem_classes="hint")
         with gr.Row():
-            layer = gr.Dropdown([(i18n("attention_all_layers"), ALL)] + [(str(n), n) for n in range(layers)], value=ALL,
+            layer = gr.Dropdown([(i18n("attention_all_layers"), ALL)] + [(str(n + 1), n) for n in range(layers)], value=ALL,
                                 label=i18n("attention_layer"), elem_id="attention-layer", min_width=200)
-            head = gr.Dropdown([(i18n("attention_mean_heads"), MEAN)] + [(str(n), n) for n in range(heads)], value=MEAN,
+            head = gr.Dropdown([(i18n("attention_mean_heads"), MEAN)] + [(str(n + 1), n) for n in range(heads)], value=MEAN,
                                label=i18n("attention_head"), elem_id="attention-head", min_width=200)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):

@@ -72,7 +72,7 @@ def test_attention_chips_mark_parts_specials_the_current_position_and_shade_by_w
     assert "special" in chips[0].split()
     assert "part-system" in html and "part-user" in html and "part-generated" in html
     assert "--heat:1.000" in html and "--heat:0.500" in html and '<span class="break"></span>' in html
-    assert "Todas las capas (media) · Cabeza 3 · 4 tokens" in html
+    assert "Todas las capas (media) · Cabeza 4 · 4 tokens" in html  # head index 3: counted from 1
     bars = attention_bars_html(TOKENS, [0.4, 0.1, 0.1, 0.4], EN, count=2)
     assert bars.count('class="bar-row') == 2 and EN["part_special"] in bars
 
