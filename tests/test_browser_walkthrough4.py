@@ -153,3 +153,20 @@ def test_a_bad_decoder_setting_is_named_as_the_decoders_in_compare(browser, app_
         assert "4 · Decodificador" in status and "9\u202f223" in status, status
     finally:
         page.context.close()
+
+
+def test_a_stage_knob_set_right_after_a_refused_one_clears_the_refusal(browser, app_url):
+    """top-k 2.5 in the stage table was refused; 3 then redrew the rows and the refusal stayed above them,
+    the inspected position's line gone until Look was pressed again."""
+    page = open_page(browser, app_url, locale="es-ES")
+    try:
+        open_tab(page, "inside")
+        page.wait_for_selector("#inside-status .inside-status")
+        set_number(page, "#stage-top-k", 2.5)
+        page.wait_for_selector("#inside-status .status.error", state="attached")
+        set_number(page, "#stage-top-k", 3)
+        page.wait_for_selector('#stage-view tr[data-stage="top_k"][data-kept="3"]')
+        page.wait_for_selector("#inside-status .inside-status")
+        assert page.locator("#inside-status .status.error").count() == 0
+    finally:
+        page.context.close()

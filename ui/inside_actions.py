@@ -77,7 +77,13 @@ class InsideActions:
                 chosen = workspace.sampling_from_user(
                     greedy=False, **{name: values.get(control) for name, control in ui.knobs.items()})
                 view = decoder_stage_view(decoder, replace(chosen, greedy=decoder.branch.settings.greedy), STAGE_TOP)
-            return {ui.stages: stages_html(view, texts)}
+                ended = decoder.stop == "eos"
+            kept = values.get(ui.kept)
+            if not kept:
+                return {ui.stages: stages_html(view, texts)}
+            # The position's line again: an earlier refusal of a knob stayed over the redrawn rows.
+            return {ui.stages: stages_html(view, texts),
+                    ui.status: position_html(kept["tokens"], kept["inspection"], texts, ended=ended)}
         return self.page.answer(request, ui.status, act)
 
     def _attention(self, kept, layer, head, texts):

@@ -73,7 +73,7 @@ def build_inside_tab(ctx, shared):
     gr.on([layer.input, head.input], actions.pick_attention, inputs={kept, layer, head},
           outputs=[attention, bars, status], trigger_mode="always_last", **shared.views_group)
     gr.on([control.input for control in knobs.values()], actions.redraw_stages,
-          inputs=page.inputs() | set(knobs.values()), outputs=[stages, status], trigger_mode="always_last", **model)
+          inputs=page.inputs() | set(knobs.values()) | {kept}, outputs=[stages, status], trigger_mode="always_last", **model)
     return ui
 
 
