@@ -170,3 +170,23 @@ def test_a_stage_knob_set_right_after_a_refused_one_clears_the_refusal(browser, 
         assert page.locator("#inside-status .status.error").count() == 0
     finally:
         page.context.close()
+
+
+def test_compare_says_its_answers_start_again_after_the_conversation_changed(browser, app_url):
+    """An edit of the conversation emptied Compare's answers without a word (the Decoder says so)."""
+    page = open_page(browser, app_url, locale="es-ES")
+    try:
+        open_tab(page, "compare")
+        page.wait_for_selector("#compare-greedy-chart .ntc")
+        for count in (1, 2):
+            page.click("#compare-step-btn")
+            wait_chips(page, "#compare-greedy", count)
+        open_tab(page, "conversation")
+        type_json(page, "#conversation-json", [{"role": "user", "content": "Cuéntame un cuento."}])
+        page.click("#apply-json-btn")
+        rows_include(page, "Cuéntame un cuento.")
+        open_tab(page, "compare")
+        wait_text(page, "#compare-status", ES["compare_prompt_changed"])
+        assert chip_count(page, "#compare-greedy") == 0
+    finally:
+        page.context.close()

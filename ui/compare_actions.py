@@ -90,7 +90,10 @@ class CompareActions:
         def act():
             with self.page.open(values, request, sync=sync) as session:
                 action(session.workspace)
+                kept = session.workspace.existing_lockstep  # None: the action dropped it (Reset)
                 lockstep = session.workspace.lockstep()
+                # made anew on another prompt: the answers so far went without a word (found by hand)
+                prompt_changed = kept is not None and lockstep is not kept and any(b.records for b in kept.branches)
                 if run is not None:
                     session.data["stop"] = False
                     if session.data.get("lockstep_run") is run:
@@ -103,6 +106,8 @@ class CompareActions:
                     message, kind = texts["stopped"].format(count=len(lockstep.branches[0].records)), "done"
                 elif session.data.get("lockstep_run") is lockstep:  # the tab opened again during its run
                     message = texts["running"]
+                elif prompt_changed:
+                    message = texts["compare_prompt_changed"]
                 return stamp({**self._lockstep_view(lockstep, texts, charts=True),
                               self.ui.status: status_html(message, kind, pending=max(0, session.waiting_clicks - 1),
                                                           texts=texts)},

@@ -59,11 +59,11 @@ def build(ctx, shared):
         pair_divergence = gr.HTML(elem_id="compare-pair-divergence", js_on_load=clears_busy("compare-pair-charts"))
         with gr.Row(equal_height=False, elem_id="compare-pair-charts"):
             with gr.Column(min_width=300):
-                text_a = gr.HTML(elem_id="compare-a", label=i18n("compare_a"), show_label=True, container=True,
+                text_a = gr.HTML(elem_id="compare-a", label=i18n("compare_answer_a"), show_label=True, container=True,
                                  js_on_load=clears_busy("compare-pair-charts"))
                 chart_a = gr.HTML(elem_id="compare-a-chart", js_on_load=None)
             with gr.Column(min_width=300):
-                text_b = gr.HTML(elem_id="compare-b", label=i18n("compare_b"), show_label=True, container=True,
+                text_b = gr.HTML(elem_id="compare-b", label=i18n("compare_answer_b"), show_label=True, container=True,
                                  js_on_load=None)
                 chart_b = gr.HTML(elem_id="compare-b-chart", js_on_load=None)
 
