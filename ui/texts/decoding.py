@@ -77,7 +77,8 @@ EN = {
                       "tokens made before come back if you undo the edit.",
     "compare_greedy": "Greedy",
     "compare_sampled": "Sampled",
-    "compare_settings": "The sampled branch draws with {what} (seed {seed}): the Decoder tab's settings.",
+    "compare_settings": "The sampled branch draws with {what} (seed {seed}): set in tab 4 · Decoder, in its Sampling "
+    "mode; a change applies from the next step.",
     "compare_a": "Conversation A",
     "compare_prompt_changed": "The conversation changed, so both answers start again on its new prompt.",
     "compare_answer_a": "Answer to A",
@@ -164,7 +165,8 @@ ES = {
                       "{count} tokens de antes vuelven si deshaces la edición.",
     "compare_greedy": "Greedy",
     "compare_sampled": "Sampling",
-    "compare_settings": "La rama con sampling sortea con {what} (semilla {seed}): los ajustes de la pestaña Decodificador.",
+    "compare_settings": "La rama con sampling sortea con {what} (semilla {seed}): se ajusta en la pestaña 4 · "
+    "Decodificador, en su modo sampling; un cambio vale desde el siguiente paso.",
     "compare_a": "Conversación A",
     "compare_prompt_changed": "La conversación ha cambiado: las dos respuestas empiezan de nuevo con el nuevo prompt.",
     "compare_answer_a": "Respuesta a A",
