@@ -190,3 +190,21 @@ def test_compare_says_its_answers_start_again_after_the_conversation_changed(bro
         assert chip_count(page, "#compare-greedy") == 0
     finally:
         page.context.close()
+
+
+def test_a_vs_b_stops_from_its_own_row(browser, app_url):
+    """The only Stop was a screen above the running A vs B at 1366x768."""
+    page = open_page(browser, app_url)
+    try:
+        open_tab(page, "compare")
+        set_number(page, "#compare-steps", 256)
+        page.click("#compare-pair-btn")
+        wait_chips(page, "#compare-a", 3, at_least=True)
+        assert page.locator("#compare-pair-stop-btn").is_visible()
+        page.click("#compare-pair-stop-btn")
+        page.wait_for_selector("#compare-a-chart .ntc")  # the end's charts: the run is over
+        made = chip_count(page, "#compare-a")
+        page.wait_for_timeout(1500)
+        assert made < 256 and chip_count(page, "#compare-a") == made
+    finally:
+        page.context.close()

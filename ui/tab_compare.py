@@ -56,6 +56,8 @@ def build(ctx, shared):
                                    label=i18n("compare_steps"), elem_id="compare-steps", scale=3)
             engine_checks_bounds(pair_steps)
             pair_button = gr.Button(i18n("run_both"), variant="primary", elem_id="compare-pair-btn", scale=1)
+            # A Stop beside it: the tab's own was a screen above at 1366x768 (found by hand).
+            pair_stop = gr.Button(i18n("stop"), variant="stop", elem_id="compare-pair-stop-btn", scale=1, min_width=90)
         pair_divergence = gr.HTML(elem_id="compare-pair-divergence", js_on_load=clears_busy("compare-pair-charts"))
         with gr.Row(equal_height=False, elem_id="compare-pair-charts"):
             with gr.Column(min_width=300):
@@ -83,7 +85,7 @@ def build(ctx, shared):
     gr.on([run.click], actions.run, inputs=inputs, outputs=lockstep_outputs, trigger_mode="once", **runs)
     gr.on([pair_button.click], actions.pair, inputs=inputs | {json_a, json_b, pair_steps},
           outputs=actions.pair_outputs(), trigger_mode="once", js=EDITORS_JS, **runs)
-    gr.on([stop.click], page.stop_handler(status), inputs={shared.token}, outputs=[status],
+    gr.on([stop.click, pair_stop.click], page.stop_handler(status), inputs={shared.token}, outputs=[status],
           show_progress="hidden", **shared.control_group)
 
     def defaults(values: dict, request: gr.Request):
