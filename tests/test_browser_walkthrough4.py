@@ -1,8 +1,13 @@
-"""Browser tests for the defects found at stop 24; each failed before its fix.
+"""Browser tests for the defects found at stop 24 (by hand, and a walkthrough of Compare and Inside the step in
+English and Spanish, projector and phone); each failed before its fix.
 
 An import, a preset or an applied JSON that gives the conversation already applied puts its JSON back in
-the editor (the editor kept text not applied, flagged, even a refused 20 MiB paste: only a changed
-conversation redrew it).
+the editor (the editor kept text not applied); the room's events draw no Gradio timer over its views; a
+Decoder Step during a Compare run is drawn (it was made and never drawn) and Compare says it runs and that
+it stopped; Reset during a run ends the run (Decoder, Compare); A vs B's refusals name their box in the
+page's language (a 5 MB paste failed in an English pop-up); a bad Decoder setting refused in Compare says it
+is the Decoder's; a stage knob set after a refused one clears the refusal; Compare says its answers start
+again after a conversation edit; A vs B stops from its own row; a reload keeps A and B as typed.
 What is left out: the earlier walkthroughs' (`test_browser_walkthrough.py` … `test_browser_walkthrough3.py`).
 """
 
@@ -13,7 +18,7 @@ import pytest
 
 from browser_support import (STORY, app_url, browser, chip_count, open_decoder_on, open_page,  # noqa: F401
                              open_room_as_instructor, open_tab, rows_include, set_number, type_json, wait_chips,
-                             wait_text)
+                             wait_loaded, wait_text)
 from ui.texts import EN, ES
 from visualizer.engine.limits import MAX_NEW_TOKENS
 
@@ -206,5 +211,24 @@ def test_a_vs_b_stops_from_its_own_row(browser, app_url):
         made = chip_count(page, "#compare-a")
         page.wait_for_timeout(1500)
         assert made < 256 and chip_count(page, "#compare-a") == made
+    finally:
+        page.context.close()
+
+
+def test_a_reload_keeps_a_and_b_as_typed(browser, app_url):
+    """A reload put the notebook's pair back over a hand-edited A (the Decoder's tokens and settings came back)."""
+    page = open_page(browser, app_url, locale="es-ES")
+    try:
+        open_tab(page, "compare")
+        mine = [{"role": "user", "content": "Escribe un haiku sobre el mar."}]
+        before = page.evaluate("localStorage.getItem('llm-viz-compare-pair')")  # the page's default, kept
+        type_json(page, "#compare-a-json", mine)
+        page.wait_for_function("(before) => localStorage.getItem('llm-viz-compare-pair') !== before", arg=before)
+        page.reload()
+        wait_loaded(page)
+        open_tab(page, "compare")
+        wait_text(page, "#compare-a-json", "haiku sobre el mar")
+        assert json.loads(page.locator("#compare-a-json .cm-content").inner_text()) == mine
+        assert "fresa" in page.locator("#compare-b-json .cm-content").inner_text()  # B as it was
     finally:
         page.context.close()

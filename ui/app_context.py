@@ -69,8 +69,8 @@ class AppContext:
             params["name"] = texts.get(f"field_{params['name']}", params["name"])
         if "reason" in params:
             params["reason"] = texts.get(f"reason_{params['reason']}", params["reason"])
-        params = {key: whole(value) if type(value) is int and abs(value) >= 10_000 else value  # 49 152, as elsewhere
-                  for key, value in params.items()}
+        params = {key: whole(value) if type(value) is int and abs(value) >= 10_000 and key != "value" else value
+                  for key, value in params.items()}  # limits as 49 152, as elsewhere; a value given as given
         try:
             return template.format(**params)
         except (KeyError, IndexError, ValueError):

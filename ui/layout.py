@@ -58,6 +58,7 @@ def build_demo(ctx, tab_builders=TAB_BUILDERS):
                                  visible="enable_thinking" in ctx.loaded.tokenizer.template_options),
             saved_conversation=gr.BrowserState({}, storage_key="llm-viz-conversation", secret=secret),
             saved_decoding=gr.BrowserState({}, storage_key="llm-viz-decoding", secret=secret),
+            saved_pair=gr.BrowserState({}, storage_key="llm-viz-compare-pair", secret=secret),
             model_group=dict(concurrency_id="model", concurrency_limit=ctx.settings.concurrency_limit,
                              api_visibility="private"),
             run_group=dict(concurrency_id="runs", concurrency_limit=ctx.settings.concurrency_limit,

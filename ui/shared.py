@@ -41,6 +41,7 @@ class Shared:
     thinking: gr.Checkbox
     saved_conversation: gr.BrowserState  # {"messages", "add_generation_prompt", "thinking"}
     saved_decoding: gr.BrowserState  # {"snapshot": Workspace.snapshot(), "settings": {elem id: value}}
+    saved_pair: gr.BrowserState  # {"a": text, "b": text}: Compare's A and B as last typed
     model_group: dict  # event kwargs of events that run the model
     run_group: dict  # ... of the events that run the model for many tokens (runs): slots of their own
     views_group: dict  # event kwargs of light events (text views, conversation edits)
@@ -52,9 +53,12 @@ class Shared:
 class PageSession:
     """Opens this page's session for a handler; see the module docstring."""
 
-    def __init__(self, ctx, shared):
+    def __init__(self, ctx, shared, holds_the_controls=False):
+        """`holds_the_controls`: the tab of `shared.controls` (the Decoder): its refusals of them need not say
+        whose they are; another tab's say they are the Decoder's."""
         self.ctx = ctx
         self.shared = shared
+        self.holds_the_controls = holds_the_controls
 
     def inputs(self):
         """The components every session event reads."""
@@ -132,7 +136,7 @@ class PageSession:
             return action() or gr.skip()
         except InputError as error:
             line = self.ctx.error_text(error, request)
-            if getattr(error, "decoder_setting", False):
+            if getattr(error, "decoder_setting", False) and not self.holds_the_controls:
                 line = texts["error_decoder_setting"].format(error=line)
             return {status: error_html(line, texts)}
         except Exception:  # noqa: BLE001 - one session's failure must not take the page down

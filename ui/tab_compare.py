@@ -2,8 +2,9 @@
 
 Reads the Decoder tab's controls from `shared.controls` (the sampled branch draws with them), so
 it is built after the Decoder tab. Opening the tab shows both branches' first distributions; the
-A / B conversations start as the notebook's pair in the page's language (set on page load), and either
-takes the Conversation tab's messages with one click (a preset loaded there, an edit made there).
+A / B conversations start as the notebook's pair in the page's language (set on page load), or as this
+browser last had them (kept on each edit), and either takes the Conversation tab's messages with one click (a
+preset loaded there, an edit made there).
 What is left out: handler logic (`compare_actions.py`).
 """
 
@@ -11,7 +12,7 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from visualizer.engine.conversation import conversation_json
+from visualizer.engine.conversation import MAX_JSON_CHARS, conversation_json
 
 from .client_js import EDITORS_JS, clears_busy
 from .compare_actions import CompareActions
@@ -89,13 +90,28 @@ def build(ctx, shared):
           show_progress="hidden", **shared.control_group)
 
     def defaults(values: dict, request: gr.Request):
+        """A and B as this browser last had them (a reload lost a hand-edited A), else the notebook's pair."""
+        saved = values.get(shared.saved_pair)
+        if isinstance(saved, dict) and all(_fits(saved.get(name)) for name in ("a", "b")):
+            return {json_a: saved["a"], json_b: saved["b"]}
         pair = compare_pair(ctx.language(request))
         return {json_a: conversation_json(pair[0]), json_b: conversation_json(pair[1])}
-    gr.on([shared.demo.load], defaults, inputs=set(), outputs=[json_a, json_b], **shared.views_group)
+
+    def keep(values: dict):
+        text_a, text_b = values.get(json_a), values.get(json_b)
+        return {shared.saved_pair: {"a": text_a, "b": text_b}} if _fits(text_a) and _fits(text_b) else gr.skip()
+    gr.on([shared.demo.load], defaults, inputs={shared.saved_pair}, outputs=[json_a, json_b], **shared.views_group)
+    kept = dict(inputs={json_a, json_b}, outputs=[shared.saved_pair], js=EDITORS_JS, **shared.views_group)
+    gr.on([json_a.input, json_b.input], keep, trigger_mode="always_last", **kept)
     for button, target in ((use_a, json_a), (use_b, json_b)):  # the Conversation tab's messages as A or B
         gr.on([button.click], current_conversation, inputs=[shared.conversation], outputs=[target],
-              **shared.views_group)
+              **shared.views_group).then(keep, **kept)
     return SimpleNamespace(tab=tab, **vars(ui))
+
+
+def _fits(text):
+    """A text an editor may hold and the browser keep (one cut by `EDITORS_JS` is longer)."""
+    return isinstance(text, str) and len(text) <= MAX_JSON_CHARS
 
 
 def current_conversation(messages):

@@ -58,7 +58,7 @@ def build(ctx, shared):
 
     ui = SimpleNamespace(chart=chart, candidates=candidates, generated=generated, output_panel=output_panel,
                          stats=stats, timeline=timeline, status=status, typed=typed)
-    page = PageSession(ctx, shared)
+    page = PageSession(ctx, shared, holds_the_controls=True)
     actions = DecoderActions(ctx, page, ui)
     inputs, outputs = page.inputs(), actions.outputs()
     model = dict(shared.model_group, show_progress="hidden")
