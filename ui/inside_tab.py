@@ -43,10 +43,11 @@ def build_inside_tab(ctx, shared):
         gr.Markdown(i18n("attention_title"))
         gr.Markdown(i18n("attention_explain"), elem_classes="hint")
         with gr.Row():
-            layer = gr.Dropdown([(i18n("attention_all_layers"), ALL)] + [(str(n + 1), n) for n in range(layers)], value=ALL,
-                                label=i18n("attention_layer"), elem_id="attention-layer", min_width=200)
-            head = gr.Dropdown([(i18n("attention_mean_heads"), MEAN)] + [(str(n + 1), n) for n in range(heads)], value=MEAN,
-                               label=i18n("attention_head"), elem_id="attention-head", min_width=200)
+            # Counted from 1 as the lens's rows (0: the embeddings); the values are the API's indices, from 0.
+            layer = gr.Dropdown([(i18n("attention_all_layers"), ALL)] + [(str(n + 1), n) for n in range(layers)],
+                                value=ALL, label=i18n("attention_layer"), elem_id="attention-layer", min_width=200)
+            head = gr.Dropdown([(i18n("attention_mean_heads"), MEAN)] + [(str(n + 1), n) for n in range(heads)],
+                               value=MEAN, label=i18n("attention_head"), elem_id="attention-head", min_width=200)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
                 attention = gr.HTML(elem_id="attention-chips", **html)
@@ -73,7 +74,8 @@ def build_inside_tab(ctx, shared):
     gr.on([layer.input, head.input], actions.pick_attention, inputs={kept, layer, head},
           outputs=[attention, bars, status], trigger_mode="always_last", **shared.views_group)
     gr.on([control.input for control in knobs.values()], actions.redraw_stages,
-          inputs=page.inputs() | set(knobs.values()) | {kept}, outputs=[stages, status], trigger_mode="always_last", **model)
+          inputs=page.inputs() | set(knobs.values()) | {kept}, outputs=[stages, status], trigger_mode="always_last",
+          **model)
     return ui
 
 

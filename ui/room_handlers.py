@@ -100,10 +100,7 @@ class RoomHandlers:
         code = params.get("room")
         if not code:
             return {}
-        if params.get("watch") == "1":
-            views = self.watch(code, False, request)
-        else:
-            views = self.join(code, None, request)
+        views = self.watch(code, False, request) if params.get("watch") == "1" else self.join(code, None, request)
         return {**views, "code": code.strip().upper()[:16]}
 
     def watch(self, code, joined, request=None):

@@ -15,9 +15,10 @@ answer box: shown in a guessing step), #room-draw-row (the seed and draw button:
 neither after Reveal).
 Events are wired by name (`RoomHandlers` returns {name: value}). Opening a room and committing run
 the model and queue in the "model" group; every other event is light and skips the queue (one
-plain request, `api_room.LIGHT`), the 1 s gr.Timer included; none draws Gradio's progress overlay: started when this browser joins or
-watches a room, it redraws the views only when the room changed. "Full screen" lays the projector
-view (step controls, banner with the join link's QR code, charts, chips, timeline) over the page.
+plain request, `api_room.LIGHT`), the 1 s gr.Timer included: started when this browser joins or
+watches a room, it redraws the views only when the room changed. No room event draws Gradio's progress
+overlay. "Full screen" lays the projector view (step controls, banner with the join link's QR code, charts,
+chips, timeline) over the page.
 What is left out: handler logic (`room_handlers.py`), the API (`api_room.py`), styling (static/room.css).
 """
 
@@ -40,7 +41,7 @@ from .texts import TEXTS
 TICK_SECONDS = 1.0
 OUTPUTS = ("status", "code", "seed", "banner", "histogram", "model_chart", "chips", "timeline", "attendee_view",
            "my_chart", "seen", "phase", "mode", "joined", "watching", "timer", "projector", "attendee", "instructor",
-           "export", "guess_row", "draw_row", "answer", "how")
+           "export", "guess_row", "draw_row", "answer")
 KNOB_NAMES = ("temperature", "top_k", "top_p")
 DOWNLOAD_JS = """
 (payload) => {
