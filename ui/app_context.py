@@ -7,7 +7,8 @@ handlers over it (no module-global context). It answers, for a `gr.Request`:
   where `owner` is the secret that proves the request comes from the session's own page or client:
   the page token a page load issued (UI events carry it in a hidden component) or, for API calls,
   the client cookie (`ui/http.py` sets it on the first page or /config response);
-- `error_text`: an engine error in the request's language;
+- `error_text`: an engine error in the request's language; `editor_conversation`: a JSON editor's text
+  read as a conversation, or why not, in that language;
 - `rooms` (the server's `serving.rooms.RoomStore`, or None) and `attendee(request)`: who a request
   is in a room, a hash of its client cookie (the cookie itself is never kept); `join_address`, how
   the room's phones reach this server (`room_address.py`).
@@ -18,7 +19,8 @@ import contextlib
 import hashlib
 import secrets
 
-from visualizer.engine.errors import refuse
+from visualizer.engine.conversation import MAX_JSON_CHARS, parse_conversation
+from visualizer.engine.errors import InputError, refuse
 
 from .room_address import JoinAddress
 from .texts import language_from_header, texts_for
@@ -75,6 +77,17 @@ class AppContext:
             return template.format(**params)
         except (KeyError, IndexError, ValueError):
             return str(error)
+
+    def editor_conversation(self, text, request):
+        """A JSON editor's text -> (messages, None), or (None, why not in the request's language). A text longer
+        than any conversation is the browser's cut of a longer paste (`client_js.EDITOR_JS`): said as such,
+        not with its length."""
+        if isinstance(text, str) and len(text) > MAX_JSON_CHARS:
+            return None, self.texts(request)["json_too_long"].format(limit=whole(MAX_JSON_CHARS))
+        try:
+            return parse_conversation(text), None
+        except InputError as error:
+            return None, self.error_text(error, request)
 
     @staticmethod
     def new_page_token():

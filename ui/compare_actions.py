@@ -11,13 +11,10 @@ What is left out: layout and wiring (`tab_compare.py`), HTML (the view modules).
 
 import gradio as gr
 
-from visualizer.engine.conversation import MAX_JSON_CHARS, parse_conversation
-from visualizer.engine.errors import InputError
-
 from .bars import next_token_chart
 from .decoder_views import compare_settings_html, divergence_html, generated_chips_html
 from .paint_order import stamp
-from .views import error_html, status_html, whole
+from .views import error_html, status_html
 
 
 class CompareActions:
@@ -138,12 +135,14 @@ class CompareActions:
         ui, texts, holder = self.ui, self.ctx.texts(request), {}
 
         def begin():
-            refused = self._pair_refusal(values, texts, request)
-            if refused:
-                return {ui.status: refused}
+            conversations = []
+            for box, name in ((ui.json_a, "compare_a"), (ui.json_b, "compare_b")):  # a refusal names its box
+                messages, refused = self.ctx.editor_conversation(values.get(box), request)
+                if refused:
+                    return {ui.status: error_html(f"{texts[name]}: {refused}", texts)}
+                conversations.append(messages)
             with self.page.open(values, request) as session:
-                pair = session.workspace.start_pair(values.get(ui.json_a), values.get(ui.json_b),
-                                                    values.get(ui.pair_steps))
+                pair = session.workspace.start_pair(*conversations, values.get(ui.pair_steps))
                 pair.start()
                 session.data["stop"] = False
                 holder["pair"] = pair
@@ -174,22 +173,6 @@ class CompareActions:
                 session.data["stop"] = False
                 return {**self._pair_view(pair, texts), **self._pair_charts(pair, texts)}
         yield self.page.answer(request, ui.status, finish)
-
-    def _pair_refusal(self, values, texts, request):
-        """The first of A and B that is not a conversation, said with its box's name; None when both are.
-        (A text cut by the browser one character past the longest conversation is said to be too long.)"""
-        for box, name in ((self.ui.json_a, "compare_a"), (self.ui.json_b, "compare_b")):
-            text = values.get(box)
-            if isinstance(text, str) and len(text) > MAX_JSON_CHARS:
-                reason = texts["json_too_long"].format(limit=whole(MAX_JSON_CHARS))
-            else:
-                try:
-                    parse_conversation(text)
-                    continue
-                except InputError as error:
-                    reason = self.ctx.error_text(error, request)
-            return error_html(f"{texts[name]}: {reason}", texts)
-        return None
 
     def _pair_view(self, pair, texts):
         ui = self.ui

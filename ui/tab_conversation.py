@@ -18,7 +18,7 @@ import time
 
 import gradio as gr
 
-from visualizer.engine.conversation import MAX_JSON_CHARS, ROLES, conversation_json, parse_conversation
+from visualizer.engine.conversation import ROLES, conversation_json, parse_conversation
 from visualizer.engine.errors import InputError
 from visualizer.engine.limits import MAX_MESSAGE_CHARS
 
@@ -76,13 +76,9 @@ def build(ctx, shared):
 
     def apply_json(values: dict, request: gr.Request):
         texts = ctx.texts(request)
-        text = values.get(editor) or ""
-        if len(text) > MAX_JSON_CHARS:  # cut by EDITOR_JS: longer than any conversation
-            return {status: error_html(texts["json_too_long"].format(limit=whole(MAX_JSON_CHARS)), texts)}
-        try:
-            messages = parse_conversation(text)
-        except InputError as error:
-            return {status: error_html(ctx.error_text(error, request), texts)}
+        messages, refused = ctx.editor_conversation(values.get(editor) or "", request)
+        if refused:
+            return {status: error_html(refused, texts)}
         return applied(messages, texts[_counted("json_applied", messages)].format(count=len(messages)))
 
     def import_file(values: dict, request: gr.Request):
